@@ -1,0 +1,33 @@
+"""Decoded input messages. Decoding and validation live in `scoring.decode`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from scoring.model import PropertyValue
+
+NO_PROPERTIES: Mapping[str, PropertyValue] = MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One behavioral fact about an account (schemas/behavioral-event.v1.schema.json)."""
+
+    event_id: str
+    type: str
+    occurred_at: float  # Unix epoch seconds, UTC
+    account_id: str | None  # None only when `domain` is given and not yet resolved
+    domain: str | None = None  # lower-cased
+    contact_id: str | None = None
+    properties: Mapping[str, PropertyValue] = NO_PROPERTIES
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """An account's whole profile (schemas/account-profile.v1.schema.json); replaces the last."""
+
+    account_id: str
+    updated_at: float  # Unix epoch seconds, UTC
+    fields: Mapping[str, object]  # the decoded JSON object, read by dotted paths

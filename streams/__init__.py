@@ -1,0 +1,1 @@
+"""The I/O edge: the faust app, Kafka topics, Redis state, HTTP, metrics and the CLI."""

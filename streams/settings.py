@@ -1,0 +1,88 @@
+"""Every setting of the project, declared once: type, default and environment variable.
+
+Settings are read from the environment (variable names are the field names upper-cased, e.g.
+`KAFKA_BOOTSTRAP`, `REDIS_URL`) and are frozen once built. Secrets are `SecretStr`, so they
+never show up in logs or reprs. The local stack (`deploy/local/stack.py`) reads its addresses
+from here too, so the defaults live in exactly one place.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_KAFKA_BOOTSTRAP = "127.0.0.1:19092"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:16379/0"
+
+
+class Settings(BaseSettings):
+    """The scorer's configuration. Build it with `Settings()` (reads the environment)."""
+
+    model_config = SettingsConfigDict(frozen=True, extra="ignore", case_sensitive=False)
+
+    kafka_bootstrap: str = Field(
+        DEFAULT_KAFKA_BOOTSTRAP,
+        description="Kafka bootstrap servers, host:port[,host:port...] (env KAFKA_BOOTSTRAP).",
+    )
+    redis_url: SecretStr = Field(
+        SecretStr(DEFAULT_REDIS_URL),
+        description="Redis URL; may carry a password, so it is a secret (env REDIS_URL).",
+    )
+    topic_prefix: str = Field(
+        "", description="Prefix of every topic name, e.g. 'prod.' (env TOPIC_PREFIX)."
+    )
+    key_prefix: str = Field(
+        "scorer", description="Prefix of every Redis key; tests use one each (env KEY_PREFIX)."
+    )
+    app_id: str = Field(
+        "account-scorer", description="Faust app id = Kafka consumer group (env APP_ID)."
+    )
+    topic_partitions: int = Field(
+        4, ge=1, description="Partitions of topics the app creates (env TOPIC_PARTITIONS)."
+    )
+    models_dir: Path = Field(
+        Path("deploy/models"), description="Directory of model YAML files (env MODELS_DIR)."
+    )
+    web_host: str = Field("127.0.0.1", description="HTTP bind address (env WEB_HOST).")
+    web_port: int = Field(6066, ge=0, le=65535, description="HTTP port (env WEB_PORT).")
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        "info", description="Log level (env LOG_LEVEL)."
+    )
+    decay_sweep_interval: float = Field(
+        60.0,
+        ge=0,
+        description="Seconds between decay sweeps; 0 turns it off (env DECAY_SWEEP_INTERVAL).",
+    )
+    max_future_skew: float = Field(
+        300.0,
+        ge=0,
+        description="Seconds an event may lie ahead of the wall clock (env MAX_FUTURE_SKEW).",
+    )
+    dedupe_window: float = Field(
+        7 * 86400.0, gt=0, description="Seconds an event_id is remembered (env DEDUPE_WINDOW)."
+    )
+
+    @property
+    def kafka_broker_url(self) -> str:
+        """The bootstrap list in faust's `kafka://host:port;host:port` form."""
+        hosts = [h.strip() for h in self.kafka_bootstrap.split(",") if h.strip()]
+        return ";".join(f"kafka://{h}" for h in hosts)
+
+    def topic(self, name: str) -> str:
+        """The full name of one of the project's topics, e.g. `account-events`."""
+        return f"{self.topic_prefix}{name}"
+
+    def redis_endpoint(self) -> tuple[str, int]:
+        """Host and port of the Redis URL, for messages and the local stack (no password)."""
+        parts = urlsplit(self.redis_url.get_secret_value())
+        return parts.hostname or "127.0.0.1", parts.port or 6379
+
+    def kafka_endpoint(self) -> tuple[str, int]:
+        """Host and port of the first bootstrap server."""
+        first = self.kafka_bootstrap.split(",")[0].strip()
+        host, _, port = first.rpartition(":")
+        return host or "127.0.0.1", int(port or 9092)
