@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from scoring.model import PropertyValue
@@ -21,7 +21,7 @@ class Event:
     account_id: str | None  # None only when `domain` is given and not yet resolved
     domain: str | None = None  # lower-cased
     contact_id: str | None = None
-    properties: Mapping[str, PropertyValue] = NO_PROPERTIES
+    properties: Mapping[str, PropertyValue] = field(default_factory=lambda: NO_PROPERTIES)
 
 
 @dataclass(frozen=True, slots=True)
