@@ -46,11 +46,11 @@ format: setup ## Apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-demo: up ## The main job on the local stack (for now: the stack and its status)
-	@echo "The local stack is up. The live pipeline demo arrives with the pipeline issue."
+demo: up ## The live pipeline end to end: simulated market in, tier changes out
+	@$(PY) -m streams.cli demo
 
-bench-replay: setup ## Benchmark the offline replay of the scoring core
-	$(PY) -m streams.cli bench-replay
+bench-replay: setup ## Benchmark the offline replay of the scoring core (one core)
+	$(PY) tests/bench/bench_replay.py
 
 bench: up bench-replay ## All benchmarks (not part of make test)
 

@@ -63,14 +63,59 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_worker(args: argparse.Namespace) -> int:
-    from streams.app import create_app
-    from streams.settings import Settings
+def cmd_produce(args: argparse.Namespace) -> int:
+    import asyncio
 
-    app = create_app(Settings())
+    from streams.settings import Settings
+    from streams.tools import produce
+
+    settings = Settings()
+    for path, kind in ((args.profiles, "profiles"), (args.events, "events")):
+        if path is not None:
+            summary = asyncio.run(produce(settings, path, kind, sys.stderr))
+            print(summary.line(kind), file=sys.stderr)
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from streams.settings import Settings
+    from streams.tools import export
+
+    settings = Settings()
+    models = load_models_or_exit(args.models or [str(settings.models_dir)])
+    accounts = asyncio.run(export(settings, models, args.out, args.as_of))
+    print(f"export: {accounts:,} accounts written to {args.out}", file=sys.stderr)
+    return 0
+
+
+def cmd_changes(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from streams.settings import Settings
+    from streams.tools import changes
+
+    count = asyncio.run(changes(Settings(), args.out, args.idle))
+    print(f"changes: {count:,} score changes written to {args.out}", file=sys.stderr)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from streams.demo import main as demo
+
+    return demo(accounts=args.accounts, events=args.events)
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from streams.settings import Settings
+    from streams.worker import Worker
+
+    settings = Settings()
+    worker = Worker(settings, load_models_or_exit([str(settings.models_dir)]))
     # faust's own command line (click) reads sys.argv: hand it the worker command.
     sys.argv = ["scorer", "worker", "--loglevel", args.loglevel]
-    app.main()
+    worker.app.main()
     return 0
 
 
@@ -132,6 +177,53 @@ def build_parser() -> argparse.ArgumentParser:
         "--changes", type=Path, metavar="FILE", help="tier changes, JSON lines, in order"
     )
     replay.set_defaults(run=cmd_replay)
+
+    produce = commands.add_parser(
+        "produce",
+        help="send JSON-lines profiles and/or events to the input topics",
+        description="Send JSON lines to the topics, keyed right: profiles by account_id, events "
+        "by account_id or else domain. Profiles go first when both are given.",
+    )
+    produce.add_argument("--events", type=existing_file, metavar="FILE", help="events, JSON lines")
+    produce.add_argument(
+        "--profiles", type=existing_file, metavar="FILE", help="profiles, JSON lines"
+    )
+    produce.set_defaults(run=cmd_produce)
+
+    export = commands.add_parser(
+        "export",
+        help="write every account's scores from Redis as JSON lines",
+        description="Every account's scores from Redis, in the line format of `replay --out`.",
+    )
+    export.add_argument("--models", nargs="+", metavar="PATH", help="default: MODELS_DIR")
+    export.add_argument(
+        "--as-of",
+        type=rfc3339,
+        metavar="TIME",
+        help="evaluate each account at the later of TIME (RFC 3339) and its clock",
+    )
+    export.add_argument("--out", type=Path, required=True, metavar="FILE")
+    export.set_defaults(run=cmd_export)
+
+    changes = commands.add_parser(
+        "changes",
+        help="copy the score-change topic to JSON lines",
+        description="Read the score-change topic from its start and write each message as a "
+        "JSON line; stop after --idle seconds without a message.",
+    )
+    changes.add_argument("--out", type=Path, required=True, metavar="FILE")
+    changes.add_argument("--idle", type=float, default=5.0, metavar="SECONDS")
+    changes.set_defaults(run=cmd_changes)
+
+    demo = commands.add_parser(
+        "demo",
+        help="the live pipeline end to end on the local stack (`make demo`)",
+        description="Start a worker, produce a simulated market, print each tier change live, "
+        "then the top accounts, and stop. Needs Kafka and Redis (`make up`).",
+    )
+    demo.add_argument("--accounts", type=int, default=300)
+    demo.add_argument("--events", type=int, default=20_000)
+    demo.set_defaults(run=cmd_demo)
     return parser
 
 
