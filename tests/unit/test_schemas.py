@@ -51,7 +51,12 @@ def _cases(*, valid: bool) -> list[Any]:
 
 
 def test_there_are_topics_and_examples() -> None:
-    assert [path.name for path in TOPICS] == ["account-events.yaml", "account-profiles.yaml"]
+    assert [path.name for path in TOPICS] == [
+        "account-events-dlq.yaml",
+        "account-events.yaml",
+        "account-profiles.yaml",
+        "account-score-changes.yaml",
+    ]
     assert len(_cases(valid=True)) >= 10
     assert len(_cases(valid=False)) >= 10
 
