@@ -113,8 +113,10 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     settings = Settings()
     worker = Worker(settings, load_models_or_exit([str(settings.models_dir)]))
-    # faust's own command line (click) reads sys.argv: hand it the worker command.
-    sys.argv = ["scorer", "worker", "--loglevel", args.loglevel]
+    level = args.loglevel or settings.log_level
+    # faust's own command line (click) reads sys.argv: hand it the worker command, in its
+    # spelling of the level.
+    sys.argv = ["scorer", "worker", "--loglevel", {"warning": "warn"}.get(level, level)]
     worker.app.main()
     return 0
 
@@ -131,7 +133,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="run a stream worker (settings from the environment: KAFKA_BOOTSTRAP, REDIS_URL, ...)",
         description="Run a faust worker of the scorer app with the settings of the environment.",
     )
-    worker.add_argument("--loglevel", default="info", choices=["debug", "info", "warning", "error"])
+    worker.add_argument(
+        "--loglevel", choices=["debug", "info", "warning", "error"], help="default: LOG_LEVEL"
+    )
     worker.set_defaults(run=cmd_worker)
 
     model = commands.add_parser("model", help="work with model files", description="Model files.")

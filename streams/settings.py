@@ -62,6 +62,12 @@ class Settings(BaseSettings):
         ge=0,
         description="Seconds an event may lie ahead of the wall clock (env MAX_FUTURE_SKEW).",
     )
+    batch_max: int = Field(
+        1000, ge=1, description="Most messages scored in one batch (env BATCH_MAX)."
+    )
+    batch_within: float = Field(
+        0.05, gt=0, description="Seconds a batch waits to fill up (env BATCH_WITHIN)."
+    )
     dedupe_window: float = Field(
         7 * 86400.0, gt=0, description="Seconds an event_id is remembered (env DEDUPE_WINDOW)."
     )

@@ -17,13 +17,15 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
 import redis.asyncio as aioredis
 
-# KEYS: fence, offset, outbox, due, account keys...
+# KEYS: fence, offset, outbox, due, account keys..., rank keys...
 # ARGV: token, applied offset ('' when the write consumes no offset: sweep, rescore),
 #       n_accounts, n_outbox, n_due,
-#       then per account: n_fields, field, value, ...; outbox payloads; (account, due or -1)
+#       then per account: n_fields, field, value, ...; outbox payloads; (account, due or -1);
+#       n_ranks, then per rank entry: first rank key index, n_tiers, tier index, account, total
 COMMIT_SCRIPT = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then
   return 0
@@ -62,6 +64,20 @@ for i = 1, n_due do
     redis.call('ZADD', KEYS[4], due, account)
   end
 end
+local n_ranks = tonumber(ARGV[at])
+at = at + 1
+for i = 1, n_ranks do
+  local first, n_tiers, tier = tonumber(ARGV[at]), tonumber(ARGV[at + 1]), tonumber(ARGV[at + 2])
+  local account, total = ARGV[at + 3], ARGV[at + 4]
+  at = at + 5
+  for t = 0, n_tiers - 1 do
+    if t == tier then
+      redis.call('ZADD', KEYS[first + t], total, account)
+    else
+      redis.call('ZREM', KEYS[first + t], account)
+    end
+  end
+end
 return 1
 """
 
@@ -75,8 +91,13 @@ return 1
 """
 
 
-class StateStoreError(Exception):
-    """Redis refused or failed a state operation."""
+def _text(value: bytes | str) -> str:
+    # The client returns bytes (no decode_responses: state blobs are binary).
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _raw(value: bytes | str) -> bytes:
+    return value if isinstance(value, bytes) else value.encode()
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +127,17 @@ class AccountWrite:
 
 
 @dataclass(frozen=True, slots=True)
+class Rank:
+    """An account's place in its model's ranking: in the set of its tier, by total."""
+
+    account_id: str
+    model: str
+    tiers: tuple[str, ...]  # the model's tiers, highest first
+    tier: str
+    total: float
+
+
+@dataclass(frozen=True, slots=True)
 class PartitionKeys:
     """The keys of one partition of the events topic; all in one Cluster slot."""
 
@@ -120,9 +152,9 @@ class PartitionKeys:
     def fence(self) -> str:
         return f"{self.tag}:fence"
 
-    @property
-    def offset(self) -> str:
-        return f"{self.tag}:offset"
+    def offset(self, source: str) -> str:
+        """The applied offset of this partition of one source topic (`events`, `profiles`)."""
+        return f"{self.tag}:offset:{source}"
 
     @property
     def outbox(self) -> str:
@@ -134,6 +166,18 @@ class PartitionKeys:
 
     def account(self, account_id: str) -> str:
         return f"{self.tag}:a:{account_id}"
+
+    def account_pattern(self) -> str:
+        return f"{self.tag}:a:*"
+
+    def rank(self, model: str, tier: str) -> str:
+        """Accounts of one model and tier, scored by total."""
+        return f"{self.tag}:rank:{model}:{tier}"
+
+    @property
+    def versions(self) -> str:
+        """The model versions every account of the partition has been rescored to."""
+        return f"{self.tag}:versions"
 
 
 class StateStore:
@@ -154,9 +198,9 @@ class StateStore:
         await self.client.set(self.keys(partition).fence, token)
         return token
 
-    async def applied_offset(self, partition: int) -> int:
-        """The last offset of the partition whose effects are in Redis; -1 for none."""
-        value = await self.client.get(self.keys(partition).offset)
+    async def applied_offset(self, partition: int, source: str) -> int:
+        """The last offset of the partition of `source` whose effects are in Redis; -1 for none."""
+        value = await self.client.get(self.keys(partition).offset(source))
         return -1 if value is None else int(value)
 
     async def read_accounts(
@@ -174,16 +218,19 @@ class StateStore:
         self,
         partition: int,
         token: str,
+        source: str,
         applied_offset: int | None,
         accounts: Sequence[AccountWrite],
         outbox: Sequence[bytes],
         due: Mapping[str, float | None],
+        ranks: Sequence[Rank] = (),
     ) -> CommitResult:
         """Writes one batch atomically, if `token` still holds the fence and the offset is new.
 
-        `applied_offset` is the batch's last offset, or None for a write that consumes no offset
-        (decay sweep, rescoring), which is fenced all the same.
-        `due` maps an account to the time its next tier drop is due, or None to unschedule it.
+        `applied_offset` is the batch's last offset in `source`, or None for a write that
+        consumes no offset (decay sweep, rescoring), which is fenced all the same.
+        `due` maps an account to the time its next tier drop is due, or None to unschedule it;
+        `ranks` puts each account in the ranking set of its tier (and out of the others).
         """
         keys = self.keys(partition)
         args: list[bytes | str | int | float] = [
@@ -200,11 +247,26 @@ class StateStore:
         args.extend(outbox)
         for account_id, when in due.items():
             args.extend((account_id, -1 if when is None else when))
-        result = await self._commit(
-            keys=[keys.fence, keys.offset, keys.outbox, keys.due]
-            + [keys.account(write.account_id) for write in accounts],
-            args=args,
-        )
+        all_keys = [keys.fence, keys.offset(source), keys.outbox, keys.due]
+        all_keys.extend(keys.account(write.account_id) for write in accounts)
+        first_rank_key: dict[str, int] = {}
+        for rank in ranks:
+            if rank.model not in first_rank_key:
+                first_rank_key[rank.model] = len(all_keys) + 1  # Lua counts from 1
+                all_keys.extend(keys.rank(rank.model, tier) for tier in rank.tiers)
+        args.append(len(ranks))
+        for rank in ranks:
+            tier_index = rank.tiers.index(rank.tier)
+            args.extend(
+                (
+                    first_rank_key[rank.model],
+                    len(rank.tiers),
+                    tier_index,
+                    rank.account_id,
+                    rank.total,
+                )
+            )
+        result = await self._commit(keys=all_keys, args=args)
         if result == 1:
             return Committed()
         if result == 0:
@@ -213,7 +275,9 @@ class StateStore:
 
     async def outbox(self, partition: int, limit: int = 1000) -> list[bytes]:
         """The oldest unpublished score-change events of the partition, oldest first."""
-        return list(await self.client.lrange(self.keys(partition).outbox, 0, limit - 1))
+        return [
+            _raw(v) for v in await self.client.lrange(self.keys(partition).outbox, 0, limit - 1)
+        ]
 
     async def clear_outbox(self, partition: int, token: str, count: int) -> bool:
         """Drops the `count` oldest outbox entries once the broker has acknowledged them.
@@ -228,4 +292,68 @@ class StateStore:
         members = await self.client.zrangebyscore(
             self.keys(partition).due, "-inf", until, start=0, num=limit
         )
-        return [m.decode() for m in members]
+        return [_text(cast(bytes, m)) for m in members]
+
+    async def top(
+        self, partitions: Sequence[int], model: str, tiers: Sequence[str], limit: int
+    ) -> list[tuple[str, float]]:
+        """The `limit` accounts with the highest totals among `tiers` of `model`, best first."""
+        async with self.client.pipeline(transaction=False) as pipe:
+            for partition in partitions:
+                for tier in tiers:
+                    pipe.zrevrange(
+                        self.keys(partition).rank(model, tier), 0, limit - 1, withscores=True
+                    )
+            results = await pipe.execute()
+        merged = [
+            (_text(cast(bytes, member)), float(score))
+            for result in results
+            for member, score in result
+        ]
+        merged.sort(key=lambda item: (-item[1], item[0]))
+        return merged[:limit]
+
+    async def tier_counts(
+        self, partitions: Sequence[int], model: str, tiers: Sequence[str]
+    ) -> dict[str, int]:
+        """How many accounts of the partitions sit in each tier of `model`."""
+        async with self.client.pipeline(transaction=False) as pipe:
+            for partition in partitions:
+                for tier in tiers:
+                    pipe.zcard(self.keys(partition).rank(model, tier))
+            results = await pipe.execute()
+        counts = dict.fromkeys(tiers, 0)
+        for index, count in enumerate(results):
+            counts[tiers[index % len(tiers)]] += count
+        return counts
+
+    async def account_ids(self, partition: int, cursor: int, count: int) -> tuple[int, list[str]]:
+        """One SCAN step over the partition's accounts: (next cursor, account ids); 0 = done."""
+        keys = self.keys(partition)
+        cursor, found = await self.client.scan(cursor, match=keys.account_pattern(), count=count)
+        prefix = len(keys.account(""))
+        return cursor, [_text(key)[prefix:] for key in found]
+
+    async def rescored_versions(self, partition: int) -> str | None:
+        value = await self.client.get(self.keys(partition).versions)
+        return None if value is None else _text(value)
+
+    async def mark_rescored(self, partition: int, versions: str) -> None:
+        await self.client.set(self.keys(partition).versions, versions)
+
+    async def resolve_domains(self, domains: Sequence[str]) -> dict[str, str]:
+        """Account ids of the given domains, for those a profile has named (one round trip)."""
+        if not domains:
+            return {}
+        values = await self.client.mget([self.domain_key(d) for d in domains])
+        return {d: _text(v) for d, v in zip(domains, values, strict=True) if v is not None}
+
+    async def remember_domains(self, account_id: str, domains: Sequence[str]) -> None:
+        """Points each domain at the account. Written before the profile's commit: a crash in
+        between leaves the map ahead of the state, which is harmless (it is only a lookup)."""
+        if domains:
+            await self.client.mset({self.domain_key(d): account_id for d in domains})
+
+    def domain_key(self, domain: str) -> str:
+        # Each domain in its own slot: the map is spread over a Redis Cluster.
+        return f"{self.prefix}:domain:{{{domain}}}"

@@ -6,6 +6,7 @@ import pytest
 
 from streams.state_store import (
     AccountWrite,
+    Rank,
     AlreadyApplied,
     Committed,
     Fenced,
@@ -24,6 +25,7 @@ async def test_commit_writes_states_offset_outbox_and_schedule_together(redis_cl
     result = await store.commit(
         3,
         token,
+        "events",
         41,
         [AccountWrite("acme", {"m": b"meta", "new-business": b"\x01\x02"}), AccountWrite("beta")],
         [b"change-1", b"change-2"],
@@ -31,7 +33,7 @@ async def test_commit_writes_states_offset_outbox_and_schedule_together(redis_cl
     )
 
     assert result == Committed()
-    assert await store.applied_offset(3) == 41
+    assert await store.applied_offset(3, "events") == 41
     accounts = await store.read_accounts(3, ["acme", "beta"])
     assert accounts == {"acme": {b"m": b"meta", b"new-business": b"\x01\x02"}, "beta": {}}
     assert await store.outbox(3) == [b"change-1", b"change-2"]
@@ -45,15 +47,17 @@ async def test_a_worker_that_lost_the_fence_cannot_write(redis_client) -> None:
     old_token = await old.take_fence(0)
     new_token = await new.take_fence(0)
 
-    stale = await old.commit(0, old_token, 5, [AccountWrite("acme", {"m": b"old"})], [b"x"], {})
+    stale = await old.commit(
+        0, old_token, "events", 5, [AccountWrite("acme", {"m": b"old"})], [b"x"], {}
+    )
 
     assert stale == Fenced()
-    assert await old.applied_offset(0) == -1
+    assert await old.applied_offset(0, "events") == -1
     assert await old.read_accounts(0, ["acme"]) == {"acme": {}}
     assert await old.outbox(0) == []
-    assert await new.commit(0, new_token, 5, [AccountWrite("acme", {"m": b"new"})], [], {}) == (
-        Committed()
-    )
+    assert await new.commit(
+        0, new_token, "events", 5, [AccountWrite("acme", {"m": b"new"})], [], {}
+    ) == (Committed())
     assert not await old.clear_outbox(0, old_token, 1)
 
 
@@ -61,9 +65,14 @@ async def test_a_batch_at_or_behind_the_applied_offset_is_not_applied_twice(redi
     client, prefix = redis_client
     store = StateStore(client, prefix)
     token = await store.take_fence(1)
-    assert await store.commit(1, token, 10, [AccountWrite("a", {"m": b"1"})], [], {}) == Committed()
+    assert (
+        await store.commit(1, token, "events", 10, [AccountWrite("a", {"m": b"1"})], [], {})
+        == Committed()
+    )
 
-    again = await store.commit(1, token, 10, [AccountWrite("a", {"m": b"2"})], [b"dup"], {})
+    again = await store.commit(
+        1, token, "events", 10, [AccountWrite("a", {"m": b"2"})], [b"dup"], {}
+    )
 
     assert again == AlreadyApplied()
     assert await store.read_accounts(1, ["a"]) == {"a": {b"m": b"1"}}
@@ -74,12 +83,14 @@ async def test_a_write_without_offset_is_fenced_but_leaves_the_offset(redis_clie
     client, prefix = redis_client
     store = StateStore(client, prefix)
     token = await store.take_fence(2)
-    await store.commit(2, token, 7, [], [], {})
+    await store.commit(2, token, "events", 7, [], [], {})
 
-    result = await store.commit(2, token, None, [AccountWrite("a", {"m": b"swept"})], [b"c"], {})
+    result = await store.commit(
+        2, token, "events", None, [AccountWrite("a", {"m": b"swept"})], [b"c"], {}
+    )
 
     assert result == Committed()
-    assert await store.applied_offset(2) == 7
+    assert await store.applied_offset(2, "events") == 7
     assert await store.outbox(2) == [b"c"]
 
 
@@ -87,7 +98,7 @@ async def test_outbox_is_cleared_only_up_to_what_was_acknowledged(redis_client) 
     client, prefix = redis_client
     store = StateStore(client, prefix)
     token = await store.take_fence(0)
-    await store.commit(0, token, 1, [], [b"c1", b"c2", b"c3"], {})
+    await store.commit(0, token, "events", 1, [], [b"c1", b"c2", b"c3"], {})
 
     assert await store.clear_outbox(0, token, 2)
 
@@ -96,6 +107,63 @@ async def test_outbox_is_cleared_only_up_to_what_was_acknowledged(redis_client) 
 
 def test_every_key_of_a_partition_shares_one_cluster_hash_tag() -> None:
     keys = PartitionKeys("scorer", 7)
-    all_keys = [keys.fence, keys.offset, keys.outbox, keys.due, keys.account("acme:{odd}")]
+    all_keys = [keys.fence, keys.offset("events"), keys.outbox, keys.due, keys.account("a:{x}")]
     # Redis Cluster hashes only the text of the first {...} of a key.
     assert {key[key.index("{") + 1 : key.index("}")] for key in all_keys} == {"scorer:p7"}
+
+
+async def test_domains_resolve_to_the_account_that_named_them(redis_client) -> None:
+    client, prefix = redis_client
+    store = StateStore(client, prefix)
+    await store.remember_domains("acme", ["acme.com", "acme.io"])
+
+    assert await store.resolve_domains(["acme.io", "unknown.org"]) == {"acme.io": "acme"}
+
+
+async def test_ranking_keeps_each_account_in_the_set_of_its_current_tier(redis_client) -> None:
+    client, prefix = redis_client
+    store = StateStore(client, prefix)
+    token = await store.take_fence(0)
+    tiers = ("hot", "warm", "cold")
+    await store.commit(
+        0,
+        token,
+        "events",
+        1,
+        [],
+        [],
+        {},
+        [
+            Rank("a", "nb", tiers, "warm", 55.0),
+            Rank("b", "nb", tiers, "hot", 80.0),
+            Rank("c", "nb", tiers, "warm", 45.0),
+        ],
+    )
+    await store.commit(0, token, "events", 2, [], [], {}, [Rank("a", "nb", tiers, "hot", 71.5)])
+
+    assert await store.top([0], "nb", ["hot"], 10) == [("b", 80.0), ("a", 71.5)]
+    assert await store.top([0], "nb", list(tiers), 2) == [("b", 80.0), ("a", 71.5)]
+    assert await store.tier_counts([0], "nb", list(tiers)) == {"hot": 2, "warm": 1, "cold": 0}
+
+
+async def test_scan_lists_the_accounts_of_one_partition(redis_client) -> None:
+    client, prefix = redis_client
+    store = StateStore(client, prefix)
+    token = await store.take_fence(5)
+    await store.commit(
+        5,
+        token,
+        "events",
+        1,
+        [AccountWrite("x", {"m": b"1"}), AccountWrite("y", {"m": b"1"})],
+        [],
+        {},
+    )
+    cursor, found = 0, []
+    while True:
+        cursor, ids = await store.account_ids(5, cursor, 100)
+        found.extend(ids)
+        if cursor == 0:
+            break
+
+    assert sorted(found) == ["x", "y"]

@@ -1,0 +1,483 @@
+"""The live pipeline's work, as plain functions around the engine and the state store.
+
+The faust agents (`streams.worker`) only hand batches of raw Kafka messages to `Pipeline` and
+publish what it leaves in the outbox. One batch of one partition goes like this:
+
+1. messages at or below the partition's applied offset (from Redis) are dropped: they were
+   applied before a crash or a rebalance, whatever offset Kafka had committed;
+2. each message is decoded (`scoring.decode`); a bad one becomes a dead letter;
+3. an event whose key is not its account (keyed by domain, or keyed wrong) is resolved through
+   the domain map and re-published keyed by its account, so that every account is owned by one
+   partition; an unknown domain becomes a dead letter (`unknown_account`);
+4. the batch's accounts are read from Redis in one round trip, the engine applies the events in
+   order, and ONE fenced Lua call writes the states, the applied offset, the outbox (score
+   changes, dead letters, re-published events) and the decay schedule;
+5. the outbox is published to Kafka and trimmed once the broker has acknowledged it.
+
+A crash between 4 and 5 publishes the outbox again after restart: score changes are delivered at
+least once, always with the same `(account_id, model, seq)`.
+"""
+
+from __future__ import annotations
+
+import struct
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import Protocol
+
+import orjson
+
+from scoring.decode import Rejection, decode_event, decode_profile
+from scoring.engine import Engine, TierChange
+from scoring.messages import Event, Profile
+from scoring.model import Model
+from scoring.state import AccountState
+from scoring.timefmt import format_rfc3339
+from streams.metrics import Metrics
+from streams.state_store import AccountWrite, Committed, Fenced, Rank, StateStore
+
+META_FIELD = "m"
+PROFILE_FIELD = "p"
+MODEL_FIELD_PREFIX = "s:"
+
+DEAD_LETTER_CODES = (
+    "invalid_json",  # not UTF-8 JSON, or not a JSON object
+    "schema_violation",  # JSON that breaks the message's schema; the detail names the field
+    "too_large",  # over 64 KiB
+    "future_timestamp",  # occurred_at more than MAX_FUTURE_SKEW ahead of the wall clock
+    "unknown_account",  # keyed by a domain that no profile names
+)
+
+
+class Destination(IntEnum):
+    """Where an outbox entry goes."""
+
+    SCORE_CHANGES = 0
+    DEAD_LETTERS = 1
+    EVENTS = 2
+    PROFILES = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """One raw Kafka message as the pipeline needs it."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+    timestamp: float  # the message's Kafka timestamp, epoch seconds
+    headers: tuple[tuple[str, bytes], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One message for Kafka, as kept in the outbox until the broker acknowledges it."""
+
+    destination: Destination
+    key: bytes | None
+    value: bytes
+    headers: tuple[tuple[str, bytes], ...] = ()
+
+    def encode(self) -> bytes:
+        """`destination u8 | key length i32 (-1 = none) | key | headers JSON length u32 |
+        headers JSON | value`: binary-safe, since dead letters carry the original bytes."""
+        key = b"" if self.key is None else self.key
+        headers = orjson.dumps([[name, value.decode("latin-1")] for name, value in self.headers])
+        return (
+            struct.pack(">Bi", self.destination, -1 if self.key is None else len(key))
+            + key
+            + struct.pack(">I", len(headers))
+            + headers
+            + self.value
+        )
+
+    @classmethod
+    def decode(cls, entry: bytes) -> Outgoing:
+        destination, key_length = struct.unpack_from(">Bi", entry, 0)
+        at = 5
+        key = None if key_length < 0 else entry[at : at + key_length]
+        at += max(key_length, 0)
+        (headers_length,) = struct.unpack_from(">I", entry, at)
+        at += 4
+        headers = tuple(
+            (name, value.encode("latin-1"))
+            for name, value in orjson.loads(entry[at : at + headers_length])
+        )
+        return cls(Destination(destination), key, entry[at + headers_length :], headers)
+
+
+def dead_letter(message: Incoming, code: str, detail: str, now: float) -> Outgoing:
+    """The original message, bytes and headers kept, with why and where it failed."""
+    headers = (
+        *message.headers,
+        ("scorer.error.code", code.encode()),
+        ("scorer.error.detail", detail.encode()),
+        ("scorer.source.topic", message.topic.encode()),
+        ("scorer.source.partition", str(message.partition).encode()),
+        ("scorer.source.offset", str(message.offset).encode()),
+        ("scorer.failed.at", format_rfc3339(now).encode()),
+    )
+    return Outgoing(Destination.DEAD_LETTERS, message.key, message.value, headers)
+
+
+def is_alert(model: Model, change: TierChange) -> bool:
+    """True when the account moved up into a tier marked `alert: true`: a rep should know now."""
+    ranks = {tier.name: index for index, tier in enumerate(model.tiers)}
+    tier = model.tiers[ranks[change.tier]]
+    return tier.alert and ranks[change.tier] < ranks[change.previous_tier]
+
+
+def score_change_message(
+    change: TierChange, alert: bool, profile: Profile | None, now: float
+) -> bytes:
+    """A score-change.v1 message (schemas/score-change.v1.schema.json)."""
+    owner = profile.fields.get("owner") if profile is not None else None
+    return orjson.dumps(
+        {
+            "account_id": change.account_id,
+            "model": change.model,
+            "model_version": change.model_version,
+            "seq": change.seq,
+            "previous_tier": change.previous_tier,
+            "tier": change.tier,
+            "alert": alert,
+            "previous_total": change.previous_total,
+            "total": change.total,
+            "fit": change.fit,
+            "engagement": change.engagement,
+            "cause": change.cause,
+            "explanation": change.explanation.to_dict(),
+            "owner": owner if isinstance(owner, dict) else None,
+            "occurred_at": format_rfc3339(change.at),
+            "emitted_at": format_rfc3339(now),
+        }
+    )
+
+
+class Publisher(Protocol):
+    """Sends messages to Kafka and returns once the broker has acknowledged all of them."""
+
+    async def publish(self, messages: Sequence[Outgoing]) -> None: ...
+
+
+@dataclass(slots=True)
+class BatchReport:
+    """What one batch did, for logs, metrics and tests."""
+
+    skipped: int = 0  # already applied before
+    applied: int = 0
+    duplicates: int = 0
+    dead_letters: int = 0
+    rerouted: int = 0
+    changes: list[TierChange] = field(default_factory=list)
+    fenced: bool = False
+
+
+class Pipeline:
+    """Scores batches of one worker's partitions. Not safe for two batches of one partition at
+    once: the worker serialises each partition's work (`streams.worker`)."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        store: StateStore,
+        publisher: Publisher,
+        metrics: Metrics,
+        *,
+        max_future_skew: float,
+    ) -> None:
+        self.engine = engine
+        self.store = store
+        self.publisher = publisher
+        self.metrics = metrics
+        self.max_future_skew = max_future_skew
+        self.models = {model.id: model for model in engine.models}
+        self.tier_names = {
+            model.id: tuple(tier.name for tier in model.tiers) for model in engine.models
+        }
+
+    # --- reading and writing accounts ----------------------------------------------------------
+
+    async def load(self, partition: int, account_ids: Sequence[str]) -> dict[str, AccountState]:
+        """The accounts' states from Redis (one round trip); unknown accounts start empty."""
+        started = time.perf_counter()
+        stored = await self.store.read_accounts(partition, account_ids)
+        self.metrics.redis_seconds.labels("read").observe(time.perf_counter() - started)
+        states = {}
+        for account_id, fields in stored.items():
+            profile = None
+            raw_profile = fields.get(PROFILE_FIELD.encode())
+            if raw_profile is not None:
+                decoded = decode_profile(raw_profile)
+                profile = decoded if isinstance(decoded, Profile) else None
+            blobs = {
+                name.decode()[len(MODEL_FIELD_PREFIX) :]: blob
+                for name, blob in fields.items()
+                if name.startswith(MODEL_FIELD_PREFIX.encode())
+            }
+            states[account_id] = self.engine.restore(
+                account_id, fields.get(META_FIELD.encode()), blobs, profile
+            )
+        return states
+
+    def dump(self, state: AccountState, profile_raw: bytes | None = None) -> AccountWrite:
+        meta, blobs = self.engine.dump(state)
+        fields = {META_FIELD: meta}
+        fields.update({MODEL_FIELD_PREFIX + model: blob for model, blob in blobs.items()})
+        if profile_raw is not None:
+            fields[PROFILE_FIELD] = profile_raw
+        return AccountWrite(state.account_id, fields)
+
+    def rank(self, state: AccountState, model_id: str) -> Rank:
+        score = self.engine.score(state, model_id)
+        return Rank(state.account_id, model_id, self.tier_names[model_id], score.tier, score.total)
+
+    def due_time(self, state: AccountState) -> float | None:
+        """When the decay sweep must next look at the account (its earliest tier drop)."""
+        times = [
+            t
+            for model in self.engine.models
+            if (t := self.engine.next_tier_change_time(state, model.id)) is not None
+        ]
+        return min(times) if times else None
+
+    # --- batches -------------------------------------------------------------------------------
+
+    async def events_batch(
+        self, partition: int, token: str, messages: Sequence[Incoming], now: float
+    ) -> BatchReport:
+        """Applies one batch of the events topic's `partition` (messages in offset order)."""
+        report = BatchReport()
+        fresh = await self._fresh(partition, "events", messages, report)
+        if not fresh:
+            return report
+        outbox: list[Outgoing] = []
+        ordered: list[tuple[Incoming, Event]] = []
+        for message in fresh:
+            decoded = decode_event(message.value, now=now, max_future_skew=self.max_future_skew)
+            if isinstance(decoded, Rejection):
+                outbox.append(dead_letter(message, decoded.code, decoded.detail, now))
+                continue
+            self.metrics.events_consumed.labels(decoded.type).inc()
+            ordered.append((message, decoded))
+        owned = await self._route(ordered, outbox, now)
+        states = await self._load_current(
+            partition, list(dict.fromkeys(e.account_id or "" for e in owned)), report
+        )
+        for event in owned:
+            outcome = self.engine.apply_event(states[event.account_id or ""], event)
+            if outcome.duplicate:
+                report.duplicates += 1
+                self.metrics.events_deduplicated.labels(event.type).inc()
+                continue
+            report.applied += 1
+            self.metrics.events_applied.labels(event.type).inc()
+            report.changes.extend(outcome.changes)
+        await self._commit(
+            partition, token, "events", fresh[-1].offset, states, {}, outbox, report, now
+        )
+        if not report.fenced:
+            for event in owned:
+                self.metrics.event_to_applied_seconds.observe(max(now - event.occurred_at, 0.0))
+        return report
+
+    async def profiles_batch(
+        self, partition: int, token: str, messages: Sequence[Incoming], now: float
+    ) -> BatchReport:
+        """Applies one batch of the profiles topic's `partition`: each replaces the account's
+        profile and re-evaluates it (cause `profile`)."""
+        report = BatchReport()
+        fresh = await self._fresh(partition, "profiles", messages, report)
+        if not fresh:
+            return report
+        outbox: list[Outgoing] = []
+        profiles: list[tuple[Incoming, Profile]] = []
+        for message in fresh:
+            decoded = decode_profile(message.value)
+            if isinstance(decoded, Rejection):
+                outbox.append(dead_letter(message, decoded.code, decoded.detail, now))
+            elif message.key != decoded.account_id.encode():
+                # Keyed wrong: send it to the partition that owns the account.
+                report.rerouted += 1
+                outbox.append(
+                    Outgoing(
+                        Destination.PROFILES,
+                        decoded.account_id.encode(),
+                        message.value,
+                        message.headers,
+                    )
+                )
+            else:
+                profiles.append((message, decoded))
+        states = await self._load_current(
+            partition, list(dict.fromkeys(p.account_id for _, p in profiles)), report
+        )
+        raw_profiles: dict[str, bytes] = {}
+        for message, profile in profiles:
+            domains = profile.fields.get("domains")
+            if isinstance(domains, list):
+                await self.store.remember_domains(
+                    profile.account_id, [d.lower() for d in domains if isinstance(d, str)]
+                )
+            report.changes.extend(self.engine.apply_profile(states[profile.account_id], profile))
+            raw_profiles[profile.account_id] = message.value
+            report.applied += 1
+            self.metrics.profiles_applied.inc()
+        await self._commit(
+            partition,
+            token,
+            "profiles",
+            fresh[-1].offset,
+            states,
+            raw_profiles,
+            outbox,
+            report,
+            now,
+        )
+        return report
+
+    async def sweep(self, partition: int, token: str, now: float) -> BatchReport:
+        """The decay sweep of one partition: evaluates the accounts whose tier drop is due."""
+        report = BatchReport()
+        due = await self.store.due_accounts(partition, now)
+        if not due:
+            return report
+        states = await self.load(partition, due)
+        for state in states.values():
+            report.changes.extend(self.engine.evaluate(state, now, "decay"))
+        await self._commit(partition, token, "events", None, states, {}, [], report, now)
+        return report
+
+    async def rescore(
+        self, partition: int, token: str, account_ids: Sequence[str], now: float
+    ) -> BatchReport:
+        """Brings the accounts to the loaded model versions (cause `rescore`)."""
+        report = BatchReport()
+        states = await self._load_current(partition, account_ids, report)
+        await self._commit(partition, token, "events", None, states, {}, [], report, now)
+        return report
+
+    async def publish_outbox(self, partition: int, token: str, batch: int = 1000) -> int:
+        """Publishes the partition's outbox, oldest first; returns how many were acknowledged."""
+        published = 0
+        while True:
+            entries = await self.store.outbox(partition, batch)
+            self.metrics.outbox_backlog.labels(str(partition)).set(len(entries))
+            if not entries:
+                return published
+            await self.publisher.publish([Outgoing.decode(entry) for entry in entries])
+            if not await self.store.clear_outbox(partition, token, len(entries)):
+                return published  # fenced: the new owner publishes the rest
+            published += len(entries)
+
+    # --- helpers -------------------------------------------------------------------------------
+
+    async def _load_current(
+        self, partition: int, account_ids: Sequence[str], report: BatchReport
+    ) -> dict[str, AccountState]:
+        """Loads accounts and first rescores those written under another model version, so new
+        input always meets the loaded models (the background rescoring may not be there yet)."""
+        states = await self.load(partition, account_ids)
+        for state in states.values():
+            if self.engine.needs_rescore(state):
+                report.changes.extend(self.engine.rescore(state))
+        return states
+
+    async def _fresh(
+        self, partition: int, source: str, messages: Sequence[Incoming], report: BatchReport
+    ) -> list[Incoming]:
+        applied = await self.store.applied_offset(partition, source)
+        fresh = [m for m in messages if m.offset > applied]
+        report.skipped = len(messages) - len(fresh)
+        self.metrics.batch_size.observe(len(messages))
+        return fresh
+
+    async def _route(
+        self, ordered: Sequence[tuple[Incoming, Event]], outbox: list[Outgoing], now: float
+    ) -> list[Event]:
+        """The events this partition owns; re-publishes the others keyed by their account."""
+        domains = sorted({e.domain for _, e in ordered if e.account_id is None and e.domain})
+        resolved = await self.store.resolve_domains(domains)
+        owned: list[Event] = []
+        for message, event in ordered:
+            account_id = event.account_id or resolved.get(event.domain or "")
+            if account_id is None:
+                detail = f"domain {event.domain!r} is named by no account profile"
+                outbox.append(dead_letter(message, "unknown_account", detail, now))
+            elif message.key != account_id.encode() or event.account_id is None:
+                outbox.append(reroute(message, account_id))
+            else:
+                owned.append(event)
+        return owned
+
+    async def _commit(
+        self,
+        partition: int,
+        token: str,
+        source: str,
+        offset: int | None,
+        states: Mapping[str, AccountState],
+        raw_profiles: Mapping[str, bytes],
+        outbox: list[Outgoing],
+        report: BatchReport,
+        now: float,
+    ) -> None:
+        for change in report.changes:
+            alert = is_alert(self.models[change.model], change)
+            profile = states[change.account_id].profile
+            outbox.append(
+                Outgoing(
+                    Destination.SCORE_CHANGES,
+                    change.account_id.encode(),
+                    score_change_message(change, alert, profile, now),
+                )
+            )
+        writes = [self.dump(state, raw_profiles.get(a)) for a, state in states.items()]
+        due = {a: self.due_time(state) for a, state in states.items()}
+        ranks = [
+            self.rank(state, model_id) for state in states.values() for model_id in self.models
+        ]
+        started = time.perf_counter()
+        result = await self.store.commit(
+            partition, token, source, offset, writes, [o.encode() for o in outbox], due, ranks
+        )
+        self.metrics.redis_seconds.labels("commit").observe(time.perf_counter() - started)
+        if isinstance(result, Fenced):
+            report.fenced = True
+            report.changes.clear()
+            self.metrics.fenced_batches.inc()
+            return
+        if isinstance(result, Committed):
+            for message in outbox:
+                if message.destination is Destination.DEAD_LETTERS:
+                    report.dead_letters += 1
+                    code = dict(message.headers)["scorer.error.code"].decode()
+                    self.metrics.dead_letters.labels(code).inc()
+                elif message.destination is Destination.EVENTS:
+                    report.rerouted += 1
+            for change in report.changes:
+                self.metrics.tier_changes.labels(
+                    change.model, change.previous_tier, change.tier, change.cause
+                ).inc()
+
+
+def reroute(message: Incoming, account_id: str) -> Outgoing:
+    """The event again, keyed by (and naming) its account, for the partition that owns it."""
+    body = orjson.loads(message.value)
+    body["account_id"] = account_id
+    headers = (*message.headers, ("scorer.rerouted.from", (message.key or b"")))
+    return Outgoing(Destination.EVENTS, account_id.encode(), orjson.dumps(body), headers)
+
+
+def partition_items(messages: Iterable[Incoming]) -> dict[int, list[Incoming]]:
+    """Messages grouped by partition, each group in offset order."""
+    groups: dict[int, list[Incoming]] = {}
+    for message in messages:
+        groups.setdefault(message.partition, []).append(message)
+    for group in groups.values():
+        group.sort(key=lambda m: m.offset)
+    return groups

@@ -1,0 +1,425 @@
+"""The faust worker: topics, thin agents, partition ownership, timers and HTTP views.
+
+Offsets: the input topics are declared with `acks=False`, so faust never commits their offsets
+on its own (its commit bookkeeping can skip or repeat: faust-streaming #606, #502). Redis holds
+the applied offset of every partition, written in the same atomic call as the state; after
+each batch the worker also commits that offset to Kafka, as a hint where to resume. The hint is
+never ahead of Redis, and every batch drops what Redis says is applied, so a crash or a
+rebalance at any moment loses nothing and counts nothing twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import os
+import time
+from collections import defaultdict
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from typing import Any
+
+import faust
+import redis.asyncio as aioredis
+from aiokafka.partitioner import murmur2
+from faust.types import TP
+from redis.exceptions import RedisError
+
+from scoring.engine import Engine
+from scoring.model import Model
+from scoring.timefmt import format_rfc3339
+from streams.app import create_app
+from streams.metrics import Metrics
+from streams.pipeline import BatchReport, Destination, Incoming, Outgoing, Pipeline
+from streams.settings import Settings
+from streams.state_store import StateStore
+
+log = logging.getLogger("scorer.worker")
+
+EVENTS = "account-events"
+PROFILES = "account-profiles"
+SCORE_CHANGES = "account-score-changes"
+DEAD_LETTERS = "account-events-dlq"
+
+RETRY_DELAYS = (0.1, 0.5, 1.0, 2.0, 5.0)
+
+
+def account_partition(account_id: str, partitions: int) -> int:
+    """The partition Kafka's default partitioner gives a message keyed by `account_id`."""
+    return int(murmur2(account_id.encode()) & 0x7FFFFFFF) % partitions
+
+
+class FaustPublisher:
+    """Publishes outbox messages with the app's producer; returns when all are acknowledged."""
+
+    def __init__(self, app: faust.App, topics: dict[Destination, str]) -> None:
+        self.app = app
+        self.topics = topics
+
+    async def publish(self, messages: Sequence[Outgoing]) -> None:
+        pending = [
+            await self.app.producer.send(
+                self.topics[m.destination], m.key, m.value, None, None, list(m.headers)
+            )
+            for m in messages
+        ]
+        await asyncio.gather(*pending)
+
+
+class Worker:
+    """One worker's runtime: the pipeline, the partitions it owns and their fence tokens."""
+
+    def __init__(self, settings: Settings, models: tuple[Model, ...]) -> None:
+        self.settings = settings
+        self.app = create_app(settings)
+        self.metrics = Metrics()
+        self.engine = Engine(models, dedupe_window=settings.dedupe_window)
+        self.redis = aioredis.from_url(settings.redis_url.get_secret_value())
+        self.store = StateStore(self.redis, settings.key_prefix)
+        names = {
+            Destination.SCORE_CHANGES: settings.topic(SCORE_CHANGES),
+            Destination.DEAD_LETTERS: settings.topic(DEAD_LETTERS),
+            Destination.EVENTS: settings.topic(EVENTS),
+            Destination.PROFILES: settings.topic(PROFILES),
+        }
+        self.pipeline = Pipeline(
+            self.engine,
+            self.store,
+            FaustPublisher(self.app, names),
+            self.metrics,
+            max_future_skew=settings.max_future_skew,
+        )
+        self.tokens: dict[int, str] = {}
+        self.locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self.versions = ",".join(f"{m.id}:{m.version}" for m in sorted(models, key=lambda m: m.id))
+        self.source_names = {
+            names[Destination.EVENTS]: "events",
+            names[Destination.PROFILES]: "profiles",
+        }
+        # internal=True: faust creates the topic when it is missing (with these partitions and
+        # settings) and leaves an existing one as it is.
+        raw = {"value_serializer": "raw", "key_serializer": "raw", "internal": True}
+        partitions = settings.topic_partitions
+        self.events_topic = self.app.topic(
+            names[Destination.EVENTS], partitions=partitions, acks=False, **raw
+        )
+        self.profiles_topic = self.app.topic(
+            names[Destination.PROFILES], partitions=partitions, acks=False, compacting=True, **raw
+        )
+        self.output_topics = [
+            self.app.topic(names[Destination.SCORE_CHANGES], partitions=partitions, **raw),
+            self.app.topic(names[Destination.DEAD_LETTERS], partitions=partitions, **raw),
+        ]
+        self._wire()
+
+    # --- faust wiring --------------------------------------------------------------------------
+
+    def _wire(self) -> None:
+        app, settings = self.app, self.settings
+
+        @app.agent(self.events_topic, name="score-events")
+        async def score_events(stream: Any) -> AsyncIterator[None]:
+            async for batch in stream.take_events(settings.batch_max, within=settings.batch_within):
+                await self.handle_or_die(batch)
+                yield None
+
+        @app.agent(self.profiles_topic, name="apply-profiles")
+        async def apply_profiles(stream: Any) -> AsyncIterator[None]:
+            async for batch in stream.take_events(settings.batch_max, within=settings.batch_within):
+                await self.handle_or_die(batch)
+                yield None
+
+        @app.task
+        async def declare_output_topics() -> None:
+            for topic in self.output_topics:
+                await topic.maybe_declare()
+
+        app.on_partitions_assigned.connect(self.on_assigned)
+        app.on_partitions_revoked.connect(self.on_revoked)
+
+        if settings.decay_sweep_interval > 0:
+
+            @app.timer(settings.decay_sweep_interval)
+            async def decay_sweep() -> None:
+                await self.sweep_all()
+
+        @app.timer(15.0)
+        async def gauges() -> None:
+            await self.update_gauges()
+
+        self._wire_web()
+
+    async def on_assigned(self, _app: Any, assigned: Iterable[TP], **_: Any) -> None:
+        """Takes the fence of every newly owned partition, then publishes what its previous
+        owner left in the outbox and starts rescoring it if a model version changed."""
+        owned = {tp.partition for tp in assigned if tp.topic in self.source_names}
+        for partition in sorted(owned - self.tokens.keys()):
+            self.tokens[partition] = await self.retry(
+                "take fence", functools.partial(self.store.take_fence, partition)
+            )
+            log.info("owning partition %d", partition)
+            await self.locked(partition, functools.partial(self.publish, partition))
+        for partition in sorted(self.tokens.keys() - owned):
+            self.tokens.pop(partition, None)
+        self.app.add_future(self.rescore_owned())
+
+    async def on_revoked(self, _app: Any, revoked: Iterable[TP], **_: Any) -> None:
+        for partition in {tp.partition for tp in revoked if tp.topic in self.source_names}:
+            self.tokens.pop(partition, None)
+
+    # --- work ----------------------------------------------------------------------------------
+
+    async def handle_or_die(self, batch: Sequence[Any]) -> None:
+        """`handle`, or stop the process on an error that is not bad input nor an outage.
+
+        Bad input is a value (dead letters) and outages are retried, so what lands here is a bug.
+        Going on would be worse than stopping: faust would restart the agent past the failed
+        batch and the next commit would skip it. Stopping loses nothing: Redis holds the last
+        committed batch atomically and a restarted worker resumes from its applied offset.
+        """
+        try:
+            await self.handle(batch)
+        except Exception:
+            log.critical("stopping the worker: a batch failed unexpectedly", exc_info=True)
+            logging.shutdown()
+            os._exit(70)  # EX_SOFTWARE; the supervisor (systemd, Kubernetes) restarts us
+
+    async def handle(self, batch: Sequence[Any]) -> None:
+        """One batch from faust (any partitions, one topic): per partition, score and publish."""
+        now = time.time()
+        started = time.perf_counter()
+        groups: dict[tuple[str, int], list[Incoming]] = {}
+        for event in batch:
+            message = event.message
+            groups.setdefault((message.topic, message.partition), []).append(
+                Incoming(
+                    topic=message.topic,
+                    partition=message.partition,
+                    offset=message.offset,
+                    key=message.key,
+                    value=message.value,
+                    timestamp=message.timestamp,
+                    headers=tuple(_headers(message.headers)),
+                )
+            )
+        for (topic, partition), messages in groups.items():
+            messages.sort(key=lambda m: m.offset)
+            source = self.source_names[topic]
+            work = (
+                self.pipeline.events_batch if source == "events" else self.pipeline.profiles_batch
+            )
+
+            async def run(
+                token: str,
+                p: int = partition,
+                ms: list[Incoming] = messages,
+                w: Callable[..., Awaitable[BatchReport]] = work,
+            ) -> None:
+                report = await self.retry("score batch", lambda: w(p, token, ms, now))
+                if not report.fenced:
+                    await self.publish(p, token)
+                    await self.commit_hint(ms[-1])
+
+            await self.locked(partition, run)
+        self.metrics.batch_seconds.observe(time.perf_counter() - started)
+
+    async def publish(self, partition: int, token: str) -> None:
+        await self.retry("publish outbox", lambda: self.pipeline.publish_outbox(partition, token))
+
+    async def commit_hint(self, last: Incoming) -> None:
+        """Tells Kafka where to resume: never past what Redis has applied."""
+        await self.app.consumer._commit({TP(last.topic, last.partition): last.offset + 1})
+
+    async def sweep_all(self) -> None:
+        now = time.time()
+        for partition in sorted(self.tokens):
+
+            async def run(token: str, p: int = partition) -> None:
+                report = await self.retry("decay sweep", lambda: self.pipeline.sweep(p, token, now))
+                if report.changes:
+                    log.info("decay sweep of partition %d: %d tier changes", p, len(report.changes))
+                if not report.fenced:
+                    await self.publish(p, token)
+
+            await self.locked(partition, run)
+
+    async def rescore_owned(self) -> None:
+        """Rescores, in the background, every account of owned partitions whose model versions
+        differ from the loaded ones; the stream goes on between chunks."""
+        for partition in sorted(self.tokens):
+            if await self.store.rescored_versions(partition) == self.versions:
+                continue
+            log.info("rescoring partition %d to %s", partition, self.versions)
+            cursor, done = 0, 0
+            while partition in self.tokens:
+                cursor, account_ids = await self.store.account_ids(partition, cursor, 500)
+
+                async def run(token: str, p: int = partition, ids: list[str] = account_ids) -> None:
+                    report = await self.retry(
+                        "rescore", lambda: self.pipeline.rescore(p, token, ids, time.time())
+                    )
+                    if not report.fenced:
+                        await self.publish(p, token)
+
+                if account_ids:
+                    await self.locked(partition, run)
+                    done += len(account_ids)
+                    for model in self.engine.models:
+                        self.metrics.rescored_accounts.labels(model.id).inc(len(account_ids))
+                if cursor == 0:
+                    await self.store.mark_rescored(partition, self.versions)
+                    log.info("rescored partition %d: %d accounts", partition, done)
+                    break
+
+    async def update_gauges(self) -> None:
+        partitions = sorted(self.tokens)
+        for model in self.engine.models:
+            tiers = [tier.name for tier in model.tiers]
+            counts = await self.store.tier_counts(partitions, model.id, tiers)
+            for tier, count in counts.items():
+                self.metrics.accounts_per_tier.labels(model.id, tier).set(count)
+
+    async def locked(self, partition: int, work: Callable[[str], Awaitable[None]]) -> None:
+        """Runs `work(token)` alone on the partition, if this worker still owns it."""
+        async with self.locks[partition]:
+            token = self.tokens.get(partition)
+            if token is not None:
+                await work(token)
+
+    async def retry(self, what: str, call: Callable[[], Awaitable[Any]]) -> Any:
+        """Retries `call` while Redis or Kafka fail: the batch must not be skipped, so the stream
+        waits (and says why) until the service is back."""
+        attempt = 0
+        while True:
+            try:
+                return await call()
+            except (TimeoutError, RedisError, OSError) as err:
+                delay = RETRY_DELAYS[min(attempt, len(RETRY_DELAYS) - 1)]
+                host, port = self.settings.redis_endpoint()
+                log.warning(
+                    "%s failed (%s: %s); Redis is at %s:%d, Kafka at %s; retrying in %.1fs",
+                    what,
+                    type(err).__name__,
+                    err,
+                    host,
+                    port,
+                    self.settings.kafka_bootstrap,
+                    delay,
+                )
+                attempt += 1
+                await asyncio.sleep(delay)
+
+    # --- HTTP ----------------------------------------------------------------------------------
+
+    def _wire_web(self) -> None:
+        app = self.app
+
+        @app.page("/healthz")
+        async def healthz(web: Any, request: Any) -> Any:
+            checks = {"redis": False, "kafka": False, "partitions": sorted(self.tokens)}
+            try:
+                checks["redis"] = bool(await self.redis.ping())
+            except (RedisError, OSError):
+                checks["redis"] = False
+            checks["kafka"] = bool(app.consumer.assignment()) or bool(self.tokens)
+            healthy = checks["redis"] and checks["kafka"] and bool(self.tokens)
+            return web.json(checks, status=200 if healthy else 503)
+
+        @app.page("/metrics")
+        async def metrics(web: Any, request: Any) -> Any:
+            return web.bytes(self.metrics.render(), content_type="text/plain; version=0.0.4")
+
+        @app.page("/accounts/{account_id}")
+        async def account(web: Any, request: Any, account_id: str) -> Any:
+            body = await self.account_view(account_id, time.time())
+            if body is None:
+                return web.json({"error": f"no account {account_id!r}"}, status=404)
+            return web.json(body)
+
+        @app.page("/accounts")
+        async def accounts(web: Any, request: Any) -> Any:
+            model = request.query.get("model") or self.engine.models[0].id
+            known = {m.id: m for m in self.engine.models}
+            if model not in known:
+                return web.json({"error": f"unknown model {model!r}"}, status=400)
+            tiers = [t.name for t in known[model].tiers]
+            tier = request.query.get("tier")
+            if tier is not None and tier not in tiers:
+                return web.json({"error": f"unknown tier {tier!r} of {model}"}, status=400)
+            try:
+                limit = max(1, min(int(request.query.get("limit", "50")), 1000))
+            except ValueError:
+                return web.json({"error": "limit must be a whole number"}, status=400)
+            rows = await self.top_accounts(model, tier, limit, time.time())
+            return web.json({"model": model, "tier": tier, "accounts": rows})
+
+    async def top_accounts(
+        self, model_id: str, tier: str | None, limit: int, now: float
+    ) -> list[dict[str, Any]]:
+        """The best accounts of a model (and tier) by their total decayed to now.
+
+        The ranking sets hold each account's total at its last evaluation; accounts gone quiet
+        sink only when evaluated again. So a wider set of candidates is re-scored at `now` and
+        re-ranked, which is what a rep looking at "top accounts" expects.
+        """
+        model = next(m for m in self.engine.models if m.id == model_id)
+        tiers = [t.name for t in model.tiers]
+        candidates = await self.store.top(
+            range(self.settings.topic_partitions), model_id, tiers, limit * 3 + 20
+        )
+        by_partition: dict[int, list[str]] = {}
+        for account_id, _ in candidates:
+            partition = account_partition(account_id, self.settings.topic_partitions)
+            by_partition.setdefault(partition, []).append(account_id)
+        rows: list[dict[str, Any]] = []
+        for partition, account_ids in by_partition.items():
+            for account_id, state in (await self.pipeline.load(partition, account_ids)).items():
+                score = self.engine.score(state, model_id, at=now)
+                if tier is None or score.tier == tier:
+                    summary = self.engine.explain(state, model_id, at=now).summary
+                    rows.append(
+                        {
+                            "account_id": account_id,
+                            "tier": score.tier,
+                            "total": score.total,
+                            "summary": summary,
+                        }
+                    )
+        rows.sort(key=lambda row: (-row["total"], row["account_id"]))
+        return rows[:limit]
+
+    async def account_view(self, account_id: str, now: float) -> dict[str, Any] | None:
+        """Scores, tiers and explanations of one account under every model, decayed to now."""
+        partition = account_partition(account_id, self.settings.topic_partitions)
+        states = await self.pipeline.load(partition, [account_id])
+        state = states[account_id]
+        if state.clock == float("-inf") and state.profile is None:
+            return None
+        scores = []
+        for model in self.engine.models:
+            score = self.engine.score(state, model.id, at=now)
+            scores.append(
+                {
+                    "model": model.id,
+                    "model_version": model.version,
+                    "total": score.total,
+                    "fit": score.fit,
+                    "engagement": score.engagement,
+                    "tier": score.tier,
+                    "criteria": dict(score.criteria),
+                    "explanation": self.engine.explain(state, model.id, at=now).to_dict(),
+                }
+            )
+        return {
+            "account_id": account_id,
+            "clock": format_rfc3339(state.clock),
+            "at": format_rfc3339(now),
+            "scores": scores,
+        }
+
+
+def _headers(headers: Any) -> Iterable[tuple[str, bytes]]:
+    if not headers:
+        return ()
+    items = headers.items() if isinstance(headers, dict) else headers
+    return ((str(k), v if isinstance(v, bytes) else str(v).encode()) for k, v in items)

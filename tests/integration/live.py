@@ -1,0 +1,213 @@
+"""Drives real `scorer worker` processes against the real Kafka and Redis, for end-to-end tests.
+
+Each `LiveRun` has its own topic prefix, key prefix, consumer group and HTTP ports, so runs never
+see each other's data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import orjson
+import redis.asyncio as aioredis
+from aiokafka import AIOKafkaConsumer
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.structs import TopicPartition
+
+from streams.settings import Settings
+from streams.state_store import PartitionKeys
+from streams.worker import DEAD_LETTERS, EVENTS, PROFILES, SCORE_CHANGES
+
+ROOT = Path(__file__).resolve().parents[2]
+MODELS = ROOT / "deploy/models"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class LiveRun:
+    """One isolated deployment: settings, worker processes and their logs."""
+
+    test_id: str
+    workdir: Path
+    partitions: int = 4
+    extra_env: Mapping[str, str] = field(default_factory=dict)
+    workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    logs: list[Path] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.env = {
+            **os.environ,
+            "TOPIC_PREFIX": f"test-{self.test_id}.",
+            "KEY_PREFIX": f"test-{self.test_id}",
+            "APP_ID": f"test-{self.test_id}-scorer",
+            "TOPIC_PARTITIONS": str(self.partitions),
+            "MODELS_DIR": str(MODELS),
+            "DECAY_SWEEP_INTERVAL": "0",
+            "BATCH_WITHIN": "0.02",
+            **self.extra_env,
+        }
+        self.settings = Settings(
+            topic_prefix=self.env["TOPIC_PREFIX"],
+            key_prefix=self.env["KEY_PREFIX"],
+            app_id=self.env["APP_ID"],
+            topic_partitions=self.partitions,
+        )
+
+    def start_worker(self) -> subprocess.Popen[bytes]:
+        port = free_port()
+        log = self.workdir / f"worker-{len(self.logs)}.log"
+        self.logs.append(log)
+        with log.open("wb") as handle:
+            worker = subprocess.Popen(
+                [sys.executable, "-m", "streams.cli", "worker", "--loglevel", "info"],
+                env={**self.env, "WEB_PORT": str(port)},
+                cwd=ROOT,
+                stdout=handle,
+                stderr=subprocess.STDOUT,
+            )
+        self.workers.append(worker)
+        return worker
+
+    def kill(self, worker: subprocess.Popen[bytes]) -> None:
+        worker.send_signal(signal.SIGKILL)
+        worker.wait()
+
+    def stop_all(self) -> None:
+        for worker in self.workers:
+            if worker.poll() is None:
+                worker.send_signal(signal.SIGTERM)
+        for worker in self.workers:
+            try:
+                worker.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+                worker.wait()
+
+    def log_tail(self, lines: int = 60) -> str:
+        parts = []
+        for log in self.logs:
+            text = log.read_text(errors="replace").splitlines()
+            parts.append(f"--- {log.name}\n" + "\n".join(text[-lines:]))
+        return "\n".join(parts)
+
+    def cli(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [sys.executable, "-m", "streams.cli", *args],
+            env=self.env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+        return result
+
+    async def wait_applied(self, source: str, timeout: float = 120) -> None:
+        """Until Redis has applied every message now in the source topic and every outbox is
+        published; fails with the workers' logs after `timeout`."""
+        topic = self.settings.topic(EVENTS if source == "events" else PROFILES)
+        ends = await end_offsets(self.settings.kafka_bootstrap, topic, self.partitions)
+        client = aioredis.from_url(self.settings.redis_url.get_secret_value())
+        deadline = time.monotonic() + timeout
+        try:
+            while time.monotonic() < deadline:
+                done = True
+                for partition, end in ends.items():
+                    keys = PartitionKeys(self.settings.key_prefix, partition)
+                    applied = await client.get(keys.offset(source))
+                    if end > 0 and (applied is None or int(applied) < end - 1):
+                        done = False
+                    if await client.llen(keys.outbox):
+                        done = False
+                if done:
+                    return
+                if any(w.poll() is not None for w in self.workers if w.returncode != -9):
+                    dead = [w for w in self.workers if w.poll() not in (None, -9)]
+                    if dead:
+                        raise AssertionError(f"a worker exited\n{self.log_tail()}")
+                await asyncio.sleep(0.2)
+        finally:
+            await client.aclose()
+        raise AssertionError(f"{source} not applied within {timeout}s\n{self.log_tail()}")
+
+    async def topic_messages(
+        self, name: str, idle: float = 2.0
+    ) -> list[tuple[bytes | None, bytes, dict[str, bytes]]]:
+        """Every message of one of the run's topics, partition by partition."""
+        topic = self.settings.topic(name)
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.settings.kafka_bootstrap,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+        )
+        await consumer.start()
+        found = []
+        try:
+            consumer.assign([TopicPartition(topic, p) for p in range(self.partitions)])
+            while True:
+                batches = await consumer.getmany(timeout_ms=int(idle * 1000))
+                if not batches:
+                    break
+                for records in batches.values():
+                    found.extend((r.key, r.value, {k: v for k, v in r.headers}) for r in records)
+        finally:
+            await consumer.stop()
+        return found
+
+    async def score_changes(self) -> list[dict[str, object]]:
+        return [orjson.loads(value) for _, value, _ in await self.topic_messages(SCORE_CHANGES)]
+
+    async def dead_letters(self) -> list[tuple[bytes | None, bytes, dict[str, bytes]]]:
+        return await self.topic_messages(DEAD_LETTERS)
+
+
+async def end_offsets(bootstrap: str, topic: str, partitions: int) -> dict[int, int]:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        tps = [TopicPartition(topic, p) for p in range(partitions)]
+        ends = await consumer.end_offsets(tps)
+        return {tp.partition: offset for tp, offset in ends.items()}
+    finally:
+        await consumer.stop()
+
+
+async def wait_for_topics(bootstrap: str, topics: list[str], timeout: float = 60) -> None:
+    """Until the workers have created the run's topics (they declare them at start)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if set(topics) <= set(await admin.list_topics()):
+                return
+            await asyncio.sleep(0.3)
+        raise AssertionError(f"topics {topics} not created within {timeout}s")
+    finally:
+        await admin.close()
+
+
+def by_change_key(
+    changes: list[dict[str, object]],
+) -> dict[tuple[object, object], list[dict[str, object]]]:
+    """Score changes grouped by (account, model), ordered by seq, duplicates kept."""
+    grouped: dict[tuple[object, object], list[dict[str, object]]] = {}
+    for change in changes:
+        grouped.setdefault((change["account_id"], change["model"]), []).append(change)
+    for group in grouped.values():
+        group.sort(key=lambda c: c["seq"])  # type: ignore[arg-type,return-value]
+    return grouped

@@ -1,0 +1,240 @@
+"""The live pipeline against the real Kafka and Redis: it must agree with the offline replay.
+
+Each test runs real `scorer worker` processes with its own topics, key prefix and consumer
+group, produces a simulated market with `scorer produce`, and compares `scorer export` and the
+score-change topic with `scorer replay` on the same files (SCORING.md section 5).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from pathlib import Path
+
+import orjson
+import pytest
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
+
+from streams.simulate import simulate
+from streams.worker import DEAD_LETTERS, EVENTS, PROFILES, SCORE_CHANGES
+from tests.integration.live import MODELS, LiveRun, by_change_key, wait_for_topics
+
+pytestmark = [pytest.mark.kafka, pytest.mark.redis, pytest.mark.slow]
+
+TOLERANCE = 1e-6
+
+
+@pytest.fixture
+async def live(tmp_path: Path, test_id: str, kafka_bootstrap: str, redis_client) -> LiveRun:
+    run = LiveRun(test_id, tmp_path)
+    yield run
+    run.stop_all()
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    await admin.start()
+    try:
+        mine = [t for t in await admin.list_topics() if t.startswith(f"test-{test_id}")]
+        if mine:
+            await admin.delete_topics(mine)
+    finally:
+        await admin.close()
+
+
+def market_files(tmp_path: Path, accounts: int, events: int, seed: int) -> tuple[Path, Path]:
+    # Ends an hour ago: within the future-skew check, and decay sweeps are off anyway.
+    market = simulate(accounts, events, end=time.time() - 3600, seed=seed, domain_share=0.0)
+    return market.write(tmp_path / "market")
+
+
+async def start(live: LiveRun, workers: int) -> None:
+    for _ in range(workers):
+        live.start_worker()
+    names = [live.settings.topic(n) for n in (EVENTS, PROFILES, SCORE_CHANGES, DEAD_LETTERS)]
+    await wait_for_topics(live.settings.kafka_bootstrap, names)
+
+
+def replay(live: LiveRun, profiles: Path, events: Path, tmp_path: Path) -> tuple[Path, Path]:
+    out, changes = tmp_path / "replay.jsonl", tmp_path / "replay-changes.jsonl"
+    live.cli(
+        "replay",
+        "--models",
+        str(MODELS),
+        "--profiles",
+        str(profiles),
+        "--events",
+        str(events),
+        "--out",
+        str(out),
+        "--changes",
+        str(changes),
+    )
+    return out, changes
+
+
+def lines(path: Path) -> list[dict[str, object]]:
+    return [orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
+
+
+def assert_same_scores(live_out: Path, replay_out: Path) -> None:
+    live_rows = {(r["account_id"], r["model"]): r for r in lines(live_out)}
+    replay_rows = {(r["account_id"], r["model"]): r for r in lines(replay_out)}
+    assert live_rows.keys() == replay_rows.keys()
+    for key, expected in replay_rows.items():
+        got = live_rows[key]
+        assert got["tier"] == expected["tier"], key
+        assert got["clock"] == expected["clock"], key
+        for field in ("total", "fit", "engagement"):
+            if expected[field] is None:
+                assert got[field] is None
+            else:
+                assert abs(got[field] - expected[field]) <= TOLERANCE, (key, field)
+        for criterion, score in expected["criteria"].items():
+            assert abs(got["criteria"][criterion] - score) <= TOLERANCE, (key, criterion)
+
+
+def assert_same_changes(published: list[dict[str, object]], replay_changes: Path) -> None:
+    """The same tier changes per account and model, in seq order; a repeat (after a crash) must
+    be the same change under the same seq."""
+    expected = by_change_key(lines(replay_changes))
+    got = by_change_key(published)
+    assert got.keys() == expected.keys()
+    for key, changes in got.items():
+        unique: dict[object, dict[str, object]] = {}
+        for change in changes:
+            seen = unique.setdefault(change["seq"], change)
+            assert (seen["tier"], seen["previous_tier"], seen["total"]) == (
+                change["tier"],
+                change["previous_tier"],
+                change["total"],
+            ), f"seq {change['seq']} of {key} published twice with different content"
+        want = expected[key]
+        assert [c["seq"] for c in unique.values()] == [c["seq"] for c in want], key
+        for mine, theirs in zip(unique.values(), want, strict=True):
+            assert (mine["previous_tier"], mine["tier"], mine["cause"]) == (
+                theirs["previous_tier"],
+                theirs["tier"],
+                theirs["cause"],
+            ), key
+            assert abs(mine["total"] - theirs["total"]) <= TOLERANCE, key
+
+
+@pytest.mark.parametrize("workers", [1, 2], ids=["one-worker", "two-workers-four-partitions"])
+async def test_live_pipeline_equals_the_replay(live: LiveRun, tmp_path: Path, workers: int) -> None:
+    profiles, events = market_files(tmp_path, accounts=60, events=3000, seed=workers)
+    await start(live, workers)
+
+    live.cli("produce", "--profiles", str(profiles))
+    await live.wait_applied("profiles")
+    live.cli("produce", "--events", str(events))
+    await live.wait_applied("events")
+    live.cli("export", "--out", str(tmp_path / "live.jsonl"))
+
+    replay_out, replay_changes = replay(live, profiles, events, tmp_path)
+    assert_same_scores(tmp_path / "live.jsonl", replay_out)
+    assert_same_changes(await live.score_changes(), replay_changes)
+
+
+async def test_sigkilled_workers_lose_nothing_and_count_nothing_twice(
+    live: LiveRun, tmp_path: Path
+) -> None:
+    profiles, events = market_files(tmp_path, accounts=60, events=4000, seed=42)
+    await start(live, 1)
+    live.cli("produce", "--profiles", str(profiles))
+    await live.wait_applied("profiles")
+
+    producing = asyncio.create_task(asyncio.to_thread(live.cli, "produce", "--events", str(events)))
+    rng = random.Random(3)
+    for _ in range(3):
+        # Kill at a random moment of the run, then restart: the new worker takes over.
+        await asyncio.sleep(rng.uniform(0.5, 3.0))
+        live.kill(live.workers[-1])
+        live.start_worker()
+    await producing
+    await live.wait_applied("events", timeout=180)
+    live.cli("export", "--out", str(tmp_path / "live.jsonl"))
+
+    replay_out, replay_changes = replay(live, profiles, events, tmp_path)
+    assert_same_scores(tmp_path / "live.jsonl", replay_out)
+    assert_same_changes(await live.score_changes(), replay_changes)
+
+
+async def test_every_dead_letter_code_with_good_events_around(
+    live: LiveRun, tmp_path: Path
+) -> None:
+    await start(live, 1)
+    now = time.time()
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - 60))
+    future = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now + 3600))
+
+    def good(n: int) -> bytes:
+        return orjson.dumps(
+            {
+                "event_id": f"good-{n}",
+                "type": "form_submit",
+                "occurred_at": stamp,
+                "account_id": "acme",
+                "properties": {"form": "demo"},
+            }
+        )
+
+    crafted = {
+        "invalid_json": b'{"event_id": "x", "type": ',
+        "schema_violation": orjson.dumps(
+            {"event_id": "v", "type": "Page View", "occurred_at": stamp, "account_id": "acme"}
+        ),
+        "too_large": orjson.dumps(
+            {
+                "event_id": "big",
+                "type": "page_view",
+                "occurred_at": stamp,
+                "account_id": "acme",
+                "properties": {"blob": "x" * 70_000},
+            }
+        ),
+        "future_timestamp": orjson.dumps(
+            {"event_id": "f", "type": "page_view", "occurred_at": future, "account_id": "acme"}
+        ),
+        "unknown_account": orjson.dumps(
+            {"event_id": "u", "type": "page_view", "occurred_at": stamp, "domain": "nobody.example"}
+        ),
+    }
+    producer = AIOKafkaProducer(
+        bootstrap_servers=live.settings.kafka_bootstrap, max_request_size=200_000
+    )
+    await producer.start()
+    try:
+        topic = live.settings.topic(EVENTS)
+        n = 0
+        for code, value in crafted.items():
+            key = b"nobody.example" if code == "unknown_account" else b"acme"
+            await producer.send_and_wait(topic, good(n), key=b"acme")
+            await producer.send_and_wait(
+                topic, value, key=key, headers=[("trace-id", code.encode())]
+            )
+            n += 1
+        await producer.send_and_wait(topic, good(n), key=b"acme")
+    finally:
+        await producer.stop()
+    await live.wait_applied("events")
+
+    letters = await live.dead_letters()
+    codes = {
+        headers["scorer.error.code"].decode(): (key, value, headers)
+        for key, value, headers in letters
+    }
+    assert set(codes) == set(crafted)
+    for code, (key, value, headers) in codes.items():
+        assert value == crafted[code], "the original bytes are kept"
+        assert headers["trace-id"] == code.encode(), "the original headers are kept"
+        assert headers["scorer.source.topic"].decode() == live.settings.topic(EVENTS)
+        assert int(headers["scorer.source.offset"]) >= 0
+        assert headers["scorer.error.detail"]
+    export = tmp_path / "live.jsonl"
+    live.cli("export", "--out", str(export))
+    acme = [r for r in lines(export) if r["account_id"] == "acme"]
+    assert acme and all(r["clock"] == stamp for r in acme), "every good event was applied"
+    nb = next(r for r in acme if r["model"] == "new-business")
+    top = nb["explanation"]["criteria"]
+    demo = [s for c in top for s in c["top_signals"] if s["id"] == "demo_request"]
+    assert demo and demo[0]["count"] == len(crafted) + 1
