@@ -163,7 +163,7 @@ class LiveRun:
                 if not batches:
                     break
                 for records in batches.values():
-                    found.extend((r.key, r.value, {k: v for k, v in r.headers}) for r in records)
+                    found.extend((r.key, r.value, dict(r.headers)) for r in records)
         finally:
             await consumer.stop()
         return found

@@ -226,6 +226,7 @@ async def test_every_dead_letter_code_with_good_events_around(
     assert set(codes) == set(crafted)
     for code, (key, value, headers) in codes.items():
         assert value == crafted[code], "the original bytes are kept"
+        assert key == (b"nobody.example" if code == "unknown_account" else b"acme")
         assert headers["trace-id"] == code.encode(), "the original headers are kept"
         assert headers["scorer.source.topic"].decode() == live.settings.topic(EVENTS)
         assert int(headers["scorer.source.offset"]) >= 0

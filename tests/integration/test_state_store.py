@@ -6,11 +6,11 @@ import pytest
 
 from streams.state_store import (
     AccountWrite,
-    Rank,
     AlreadyApplied,
     Committed,
     Fenced,
     PartitionKeys,
+    Rank,
     StateStore,
 )
 
