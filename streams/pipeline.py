@@ -42,6 +42,8 @@ META_FIELD = "m"
 PROFILE_FIELD = "p"
 MODEL_FIELD_PREFIX = "s:"
 
+INGESTED_HEADER = "scorer.ingested.at"  # Kafka timestamp (epoch s) of the batch's first message
+
 DEAD_LETTER_CODES = (
     "invalid_json",  # not UTF-8 JSON, or not a JSON object
     "schema_violation",  # JSON that breaks the message's schema; the detail names the field
@@ -278,7 +280,16 @@ class Pipeline:
             self.metrics.events_applied.labels(event.type).inc()
             report.changes.extend(outcome.changes)
         await self._commit(
-            partition, token, "events", fresh[-1].offset, states, {}, outbox, report, now
+            partition,
+            token,
+            "events",
+            fresh[-1].offset,
+            states,
+            {},
+            outbox,
+            report,
+            now,
+            ingested=min(m.timestamp for m in fresh),
         )
         if not report.fenced:
             for event in owned:
@@ -337,6 +348,7 @@ class Pipeline:
             outbox,
             report,
             now,
+            ingested=min(m.timestamp for m in fresh),
         )
         return report
 
@@ -369,7 +381,15 @@ class Pipeline:
             self.metrics.outbox_backlog.labels(str(partition)).set(len(entries))
             if not entries:
                 return published
-            await self.publisher.publish([Outgoing.decode(entry) for entry in entries])
+            messages = [Outgoing.decode(entry) for entry in entries]
+            await self.publisher.publish(messages)
+            acknowledged = time.time()
+            for message in messages:
+                ingested = dict(message.headers).get(INGESTED_HEADER)
+                if message.destination is Destination.SCORE_CHANGES and ingested is not None:
+                    self.metrics.ingest_to_published_seconds.observe(
+                        max(acknowledged - float(ingested), 0.0)
+                    )
             if not await self.store.clear_outbox(partition, token, len(entries)):
                 return published  # fenced: the new owner publishes the rest
             published += len(entries)
@@ -425,7 +445,11 @@ class Pipeline:
         outbox: list[Outgoing],
         report: BatchReport,
         now: float,
+        ingested: float | None = None,
     ) -> None:
+        # When the batch's first message reached Kafka: published score changes carry it, so
+        # the ingest-to-published latency can be measured (here and by any consumer).
+        headers = () if ingested is None else ((INGESTED_HEADER, repr(ingested).encode()),)
         for change in report.changes:
             alert = is_alert(self.models[change.model], change)
             profile = states[change.account_id].profile
@@ -434,6 +458,7 @@ class Pipeline:
                     Destination.SCORE_CHANGES,
                     change.account_id.encode(),
                     score_change_message(change, alert, profile, now),
+                    headers,
                 )
             )
         writes = [self.dump(state, raw_profiles.get(a)) for a, state in states.items()]

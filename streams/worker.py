@@ -273,6 +273,14 @@ class Worker:
 
     async def update_gauges(self) -> None:
         partitions = sorted(self.tokens)
+        for topic, source in self.source_names.items():
+            for partition in partitions:
+                highwater = self.app.consumer.highwater(TP(topic, partition))
+                if highwater is not None:
+                    applied = await self.store.applied_offset(partition, source)
+                    self.metrics.consumer_lag.labels(topic, str(partition)).set(
+                        max(highwater - applied - 1, 0)
+                    )
         for model in self.engine.models:
             tiers = [tier.name for tier in model.tiers]
             counts = await self.store.tier_counts(partitions, model.id, tiers)
