@@ -100,7 +100,8 @@ def decode_event(
         obj = orjson.loads(raw)
     except orjson.JSONDecodeError as err:
         return Rejection("invalid_json", f"$: not UTF-8 JSON ({err})")
-    return event_from_mapping(obj, now=now, max_future_skew=max_future_skew)
+    # `obj` is ours alone, so the event may keep its `properties` without a copy.
+    return _checked_event(obj, now, max_future_skew, copy_properties=False)
 
 
 def event_from_mapping(
@@ -110,8 +111,14 @@ def event_from_mapping(
 
     The returned event holds a copy of `properties`, so the caller may reuse `obj`.
     """
+    return _checked_event(obj, now, max_future_skew, copy_properties=True)
+
+
+def _checked_event(
+    obj: object, now: float | None, max_future_skew: float, *, copy_properties: bool
+) -> Event | Rejection:
     try:
-        event = _event(obj)
+        event = _event(obj, copy_properties)
     except _Violation as violation:
         return Rejection("schema_violation", str(violation))
     if now is not None and event.occurred_at > now + max_future_skew:
@@ -149,7 +156,7 @@ def _too_large(size: int, limit: int) -> Rejection:
     return Rejection("too_large", f"$: {size} bytes, more than the {limit} allowed")
 
 
-def _event(obj: object) -> Event:
+def _event(obj: object, copy_properties: bool) -> Event:
     """The schema checks of behavioral-event.v1, in field order; raises `_Violation`.
 
     Hot path: the common case (fields present and valid) costs one dict lookup, one type test and
@@ -175,7 +182,13 @@ def _event(obj: object) -> Event:
     if type(contact_id) is not str or not 0 < len(contact_id) <= MAX_ID_LENGTH:
         contact_id = _optional_string(obj, "contact_id")
     return Event(
-        event_id, event_type, occurred_at, account_id, domain, contact_id, _properties(obj)
+        event_id,
+        event_type,
+        occurred_at,
+        account_id,
+        domain,
+        contact_id,
+        _properties(obj, copy_properties),
     )
 
 
@@ -266,8 +279,9 @@ def _optional_domain(obj: dict[str, Any]) -> str | None:
     return value.lower()
 
 
-def _properties(obj: dict[str, Any]) -> Mapping[str, PropertyValue]:
-    """Absent -> the shared empty mapping; else a flat object of at most MAX_PROPERTIES scalars."""
+def _properties(obj: dict[str, Any], copy: bool) -> Mapping[str, PropertyValue]:
+    """Absent -> the shared empty mapping; else a flat object of at most MAX_PROPERTIES scalars
+    (a copy when `copy`, else the decoded object itself)."""
     value = obj.get("properties")
     if value is None and "properties" not in obj:
         return NO_PROPERTIES
@@ -278,7 +292,7 @@ def _properties(obj: dict[str, Any]) -> Mapping[str, PropertyValue]:
     for key, item in value.items():
         if type(item) not in _PLAIN_SCALARS:
             _check_property(key, item)
-    return dict(value)
+    return dict(value) if copy else value
 
 
 def _check_property(key: str, item: object) -> None:

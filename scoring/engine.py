@@ -5,12 +5,15 @@ for the same models, profiles and per-account event order they get the same numb
 always an argument (Unix epoch seconds, UTC); nothing here reads the wall clock or does I/O.
 
 Per event the engine mutates the account's `AccountState` in place and evaluates every model at
-the account clock; a change of tier comes out as a `TierChange` (with its explanation, built only
-then). docs/state.md explains the state, why each shortcut is exact, and where it is not.
+the account clock; a change of tier comes out as a `TierChange`, whose explanation is built on
+first read from a snapshot taken at the change. docs/state.md explains the state, why each
+shortcut is exact, and where it is not.
 
 The per-event path is kept lean on purpose (the replay must reach 100k events/s on one core):
-an index per event type of precompiled (model, criterion, signal) entries, slotted classes,
-lists over dicts, shared constant outcomes, and no dataclass built unless a tier changes.
+an index per event type of precompiled groups (one per model and behavioral criterion, its
+signals of that type inside), slotted classes, lists over dicts, shared constant outcomes, and
+no dataclass built unless a tier changes. Profile criteria are scored when the profile changes,
+never per event or per read.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from operator import mul
 from typing import Literal, NamedTuple, TypeGuard
 
@@ -55,7 +58,7 @@ from scoring.state import (
     encode_account_meta,
     encode_model_state,
 )
-from scoring.timefmt import utc_day
+from scoring.timefmt import DAY
 
 Cause = Literal["event", "profile", "decay", "rescore"]
 
@@ -91,7 +94,43 @@ class TierChange:
     engagement: float | None  # None when the model has no behavioral/breadth criteria
     cause: Cause
     at: float  # the account clock at which it was evaluated
-    explanation: Explanation
+    _explanation: _DeferredExplanation = field(repr=False, hash=False)
+
+    @property
+    def explanation(self) -> Explanation:
+        """The explanation at `at` (SCORING.md section 4), built on first read from a snapshot
+        of the state taken at the change: later input does not alter it."""
+        return self._explanation.get()
+
+
+class _DeferredExplanation:
+    """An explanation built on first `get()` from what it reads, captured at a tier change.
+
+    Most consumers of changes (the replay's --changes file, filters) never read explanations,
+    and building one costs about five times the capture. Equal when the explanations are equal, so
+    `TierChange` equality still covers its explanation (its hash does not: explanations are
+    not hashable).
+    """
+
+    __slots__ = ("_compiled", "_moment", "_value")
+
+    def __init__(self, compiled: _Compiled, moment: _Moment) -> None:
+        self._compiled = compiled
+        self._moment = moment
+        self._value: Explanation | None = None
+
+    def get(self) -> Explanation:
+        """The explanation (built once, then cached)."""
+        if self._value is None:
+            self._value = self._compiled.explanation(self._moment)
+        return self._value
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, _DeferredExplanation):
+            return NotImplemented
+        return self.get() == other.get()
+
+    __hash__ = None  # type: ignore[assignment]  # like the Explanation it holds
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,9 +185,11 @@ def lookup_field(fields: Mapping[str, object], path: Sequence[str]) -> object:
     """The value at a dotted `path` in a profile's fields; None when any step is absent."""
     value: object = fields
     for segment in path:
-        if not isinstance(value, Mapping):
+        # `type is dict` first: the usual case (decoded JSON), and isinstance(Mapping) is slow.
+        if type(value) is dict or isinstance(value, Mapping):
+            value = value.get(segment)
+        else:
             return None
-        value = value.get(segment)
     return value
 
 
@@ -215,17 +256,6 @@ def compile_condition(condition: Condition) -> PropertyTest:
     return lambda actual: _is_number(actual) and actual <= bound
 
 
-def where_matches(
-    tests: Sequence[tuple[str, PropertyTest]], props: Mapping[str, PropertyValue]
-) -> bool:
-    """All conditions hold; a missing property never matches."""
-    for name, test in tests:
-        value = props.get(name)
-        if value is None or not test(value):
-            return False
-    return True
-
-
 # --- compiled models -------------------------------------------------------------------------
 
 
@@ -241,6 +271,8 @@ class _Behavior:
         "points",
         "position",
         "saturation",
+        "signal_ids",
+        "signal_range",
         "weight",
     )
 
@@ -251,6 +283,8 @@ class _Behavior:
         self.half_life = criterion.half_life
         self.saturation = criterion.saturation
         self.points = [s.points for s in criterion.signals]
+        self.signal_ids = [s.id for s in criterion.signals]
+        self.signal_range = range(len(criterion.signals))
         self.fingerprint = behavior_fingerprint(criterion)
         self.contact_keep = 0  # 0 = no breadth criterion counts this one's contacts
         self.contact_window = 0.0
@@ -267,37 +301,87 @@ class _Breadth:
         self.saturation = criterion.saturation
 
 
-class _Entry(NamedTuple):
-    """One signal of one behavioral criterion of one model, in the index of its event type.
+class _Group(NamedTuple):
+    """The signals of one behavioral criterion of one model that an event type can hit: one
+    item of the index of that type, so the criterion's state is looked up once per event.
 
-    A tuple so that the per-event loop unpacks it in one step instead of ten attribute loads.
+    A tuple so that the per-event loop unpacks it in one step instead of seven attribute loads.
     """
 
     model_id: str
     behavior: int  # position in ModelState.behaviors
-    signal: int  # index of the signal in its criterion
     half_life: float
     points: list[float]  # all the criterion's signals' points, to refresh `weighted`
-    cap: int | None
     contact_keep: int  # K of the counting breadth criteria; 0 when contacts are not counted
     contact_window: float
-    where: tuple[tuple[str, PropertyTest], ...]
+    # Per signal, in model order: (index k, daily cap, counts for breadth, where tests).
+    signals: tuple[tuple[int, int | None, bool, tuple[tuple[str, PropertyTest], ...]], ...]
 
 
-def _entry(model_id: str, behavior: _Behavior, k: int) -> _Entry:
-    definition = behavior.criterion.signals[k]
-    return _Entry(
-        model_id=model_id,
-        behavior=behavior.position,
-        signal=k,
-        half_life=behavior.half_life,
-        points=behavior.points,
-        cap=definition.daily_cap,
-        # Breadth counts only hits of positive-points signals.
-        contact_keep=behavior.contact_keep if definition.points > 0.0 else 0,
-        contact_window=behavior.contact_window,
-        where=tuple((c.property, compile_condition(c)) for c in definition.where),
+def _group(model_id: str, behavior: _Behavior, event_type: str) -> _Group:
+    """The group of `behavior`'s signals of type `event_type`."""
+    signals = tuple(
+        (
+            k,
+            definition.daily_cap,
+            definition.points > 0.0,  # breadth counts only hits of positive-points signals
+            tuple((c.property, compile_condition(c)) for c in definition.where),
+        )
+        for k, definition in enumerate(behavior.criterion.signals)
+        if definition.event == event_type
     )
+    return _Group(
+        model_id,
+        behavior.position,
+        behavior.half_life,
+        behavior.points,
+        behavior.contact_keep,
+        behavior.contact_window,
+        signals,
+    )
+
+
+_PROFILE, _BEHAVIORAL, _BREADTH = 0, 1, 2
+"""Kind codes of `_Compiled.plan` (firmographic and technographic are both `_PROFILE`)."""
+
+
+class _Moment(NamedTuple):
+    """What an explanation of one model at time `t` reads, so that it can be built later.
+
+    `behaviors` holds per behavioral criterion (ref, weighted, sums, streak, last_hit), and
+    `contacts` per breadth criterion the number of contacts in its window at `t`.
+    """
+
+    profile: Profile | None
+    fit_scores: tuple[float, ...]
+    fit_points: float
+    engagement: float
+    t: float
+    tier: str
+    behaviors: list[tuple[float, float, list[float], list[int], list[float]]]
+    contacts: list[int]
+
+
+def _first(item: tuple[float, int]) -> float:
+    return item[0]
+
+
+def _recent(contacts: dict[bytes, float], since: float) -> int:
+    """n(t): contacts whose latest hit lies in (since, t] (none is later than the clock)."""
+    n = 0
+    for at in contacts.values():
+        if at > since:
+            n += 1
+    return n
+
+
+def _behavioral_score(
+    scale: float, weighted: float, ref: float, t: float, behavior: _Behavior
+) -> tuple[float, float]:
+    """(score on 0..scale, decay factor from `ref` to `t`) of a behavioral criterion."""
+    factor = 2.0 ** ((ref - t) / behavior.half_life)
+    x = weighted * factor
+    return (scale * min(x / behavior.saturation, 1.0) if x > 0.0 else 0.0), factor
 
 
 class _Compiled:
@@ -313,8 +397,11 @@ class _Compiled:
         "hysteresis",
         "id",
         "model",
+        "no_profile_fit",
         "norm",
+        "plan",
         "profile",
+        "profile_weights",
         "scale",
         "tier_bounds",
         "tier_index",
@@ -357,6 +444,10 @@ class _Compiled:
                 counted.contact_keep = max(counted.contact_keep, math.ceil(criterion.saturation))
                 counted.contact_window = max(counted.contact_window, criterion.window)
                 self.breadths.append(_Breadth(criterion, counted.position))
+        self.profile_weights = [c.weight for c in self.profile]
+        # Without a profile every such criterion takes `missing`: the same for every account.
+        missing = tuple(profile_score(c, None, model.scale) for c in self.profile)
+        self.no_profile_fit = (missing, sum(map(mul, self.profile_weights, missing)))
         fit_weight = sum(c.weight for c in self.profile)
         engagement_weight = sum(c.weight for c in model.criteria) - fit_weight
         self.norm = 100.0 / (model.scale * (fit_weight + engagement_weight))
@@ -370,6 +461,22 @@ class _Compiled:
         self.breadth_terms = [
             (b.behavior, b.window, b.weight * model.scale, b.saturation) for b in self.breadths
         ]
+        # Per criterion in model order, for explanations: (kind code, index in its kind's list,
+        # norm * weight, id, kind, weight). norm * weight * score is the contribution.
+        self.plan: list[tuple[int, int, float, str, str, float]] = []
+        counters = {_PROFILE: 0, _BEHAVIORAL: 0, _BREADTH: 0}
+        for criterion in model.criteria:
+            if isinstance(criterion, BehavioralCriterion):
+                code = _BEHAVIORAL
+            elif isinstance(criterion, BreadthCriterion):
+                code = _BREADTH
+            else:
+                code = _PROFILE
+            share = self.norm * criterion.weight
+            self.plan.append(
+                (code, counters[code], share, criterion.id, criterion.kind, criterion.weight)
+            )
+            counters[code] += 1
         # Per tier: the totals that keep it, [min - hysteresis, min of the tier above).
         self.tier_bounds = {
             name: (
@@ -379,13 +486,127 @@ class _Compiled:
             for i, name in enumerate(self.tier_names)
         }
 
-    def fit_points(self, profile: Profile | None) -> float:
-        """Sum of weight * score over the profile criteria (cached per profile in ModelState)."""
-        return sum(c.weight * self.profile_score(c, profile) for c in self.profile)
+    def fit(self, ms: ModelState, profile: Profile | None) -> None:
+        """Set `ms.fit_scores` (per profile criterion) and `ms.fit_points` (sum of weight *
+        score) for `profile`: they depend on the profile only, so they are computed when it
+        changes (apply, restore, rescore) and never per event or per read."""
+        if profile is None:
+            ms.fit_scores, ms.fit_points = self.no_profile_fit
+            return
+        fields = profile.fields
+        scale = self.scale
+        scores = tuple(profile_score(c, lookup_field(fields, c.field), scale) for c in self.profile)
+        ms.fit_scores = scores
+        ms.fit_points = sum(map(mul, self.profile_weights, scores))
 
-    def profile_score(self, criterion: ProfileCriterion, profile: Profile | None) -> float:
-        value = None if profile is None else lookup_field(profile.fields, criterion.field)
-        return profile_score(criterion, value, self.scale)
+    def moment(
+        self, profile: Profile | None, ms: ModelState, t: float, engagement: float, tier: str
+    ) -> _Moment:
+        """What an explanation at `t` reads, sharing the state's lists (read it right away)."""
+        behaviors = ms.behaviors
+        return _Moment(
+            profile,
+            ms.fit_scores,
+            ms.fit_points,
+            engagement,
+            t,
+            tier,
+            [(bs.ref, bs.weighted, bs.sums, bs.streak, bs.last_hit) for bs in behaviors],
+            [_recent(behaviors[b].contacts, t - window) for b, window, _, _ in self.breadth_terms],
+        )
+
+    def snapshot(
+        self, profile: Profile | None, ms: ModelState, t: float, engagement: float, tier: str
+    ) -> _Moment:
+        """`moment` with copies of the per-signal lists, which later hits mutate in place (the
+        profile is replaced, never mutated; `fit_scores` is a tuple)."""
+        behaviors = ms.behaviors
+        return _Moment(
+            profile,
+            ms.fit_scores,
+            ms.fit_points,
+            engagement,
+            t,
+            tier,
+            [(bs.ref, bs.weighted, bs.sums[:], bs.streak[:], bs.last_hit[:]) for bs in behaviors],
+            [_recent(behaviors[b].contacts, t - window) for b, window, _, _ in self.breadth_terms],
+        )
+
+    def explanation(self, m: _Moment) -> Explanation:
+        """The explanation (SCORING.md section 4) of the moment `m`."""
+        criteria = self.explained_criteria(m)
+        total = (m.fit_points + m.engagement) * self.norm
+        return Explanation(
+            model=self.id,
+            model_version=self.version,
+            at=m.t,
+            tier=m.tier,
+            total=total,
+            fit=m.fit_points * self.fit_norm if self.profile else None,
+            engagement=m.engagement * self.engagement_norm if self.engagement_norm else None,
+            criteria=criteria,
+            summary=summarize(m.tier, total, criteria),
+        )
+
+    def explained_criteria(self, m: _Moment) -> tuple[CriterionExplanation, ...]:
+        """Per criterion, in model order: score, weight, contribution, top signals, evidence."""
+        scale = self.scale
+        t = m.t
+        fields = None if m.profile is None else m.profile.fields
+        out = []
+        for kind_code, index, share, criterion_id, kind, weight in self.plan:
+            signals: tuple[SignalExplanation, ...] = ()
+            if kind_code == _BEHAVIORAL:
+                behavior = self.behaviors[index]
+                ref, weighted, sums, streak, last_hit = m.behaviors[index]
+                score, factor = _behavioral_score(scale, weighted, ref, t, behavior)
+                points = behavior.points
+                ranked = [
+                    (points[k] * sums[k] * factor, k) for k in behavior.signal_range if streak[k]
+                ]
+                # Stable sort: signals of equal decayed points keep model order.
+                ranked.sort(key=_first, reverse=True)
+                ids = behavior.signal_ids
+                signals = tuple(
+                    SignalExplanation(ids[k], decayed, streak[k], last_hit[k])
+                    for decayed, k in ranked[:TOP_SIGNALS]
+                )
+                evidence = behavioral_evidence(signals, t)
+            elif kind_code == _BREADTH:
+                n = m.contacts[index]
+                score = scale * min(n / self.breadths[index].saturation, 1.0)
+                evidence = breadth_evidence(n)
+            else:
+                criterion = self.profile[index]
+                score = m.fit_scores[index]
+                value = None if fields is None else lookup_field(fields, criterion.field)
+                evidence = profile_evidence(criterion, value)
+            out.append(
+                CriterionExplanation(
+                    criterion_id, kind, score, weight, share * score, signals, evidence
+                )
+            )
+        return tuple(out)
+
+    def criterion_scores(self, ms: ModelState, t: float) -> dict[str, float]:
+        """Criterion id -> score (0..scale) at `t`, the numbers of `explained_criteria` without
+        the evidence."""
+        scale = self.scale
+        behaviors = ms.behaviors
+        scores = {}
+        for kind_code, index, _, criterion_id, _, _ in self.plan:
+            if kind_code == _BEHAVIORAL:
+                behavior = self.behaviors[index]
+                bs = behaviors[index]
+                score = _behavioral_score(scale, bs.weighted, bs.ref, t, behavior)[0]
+            elif kind_code == _BREADTH:
+                breadth = self.breadths[index]
+                n = _recent(behaviors[breadth.behavior].contacts, t - breadth.window)
+                score = scale * min(n / breadth.saturation, 1.0)
+            else:
+                score = ms.fit_scores[index]
+            scores[criterion_id] = score
+        return scores
 
     def engagement_points(self, ms: ModelState, t: float) -> float:
         """Sum of weight * score over the behavioral and breadth criteria at time t >= clock."""
@@ -406,11 +627,6 @@ class _Compiled:
             if n:
                 points += weight_scale * (n / saturation if n < saturation else 1.0)
         return points
-
-    def tier_stays(self, current: str, total: float) -> bool:
-        """Fast check that `total` keeps tier `current` (False: ask `tier_after`)."""
-        bounds = self.tier_bounds.get(current)
-        return bounds is not None and bounds[0] <= total < bounds[1]
 
     def tier_after(self, current: str, total: float) -> int:
         """Index of the tier after evaluating `total` from tier `current` (SCORING.md section 3)."""
@@ -450,12 +666,13 @@ class Engine:
             raise ScoringError(f"model ids must be unique: {ids}")
         self._compiled = [_Compiled(m) for m in self.models]
         self._by_id = {c.id: c for c in self._compiled}
-        self._entries: dict[str, list[_Entry]] = {}
+        # Per event type, the groups in model then criterion order, signals in model order.
+        self._groups: dict[str, list[_Group]] = {}
         for compiled in self._compiled:
             for behavior in compiled.behaviors:
-                for k, signal in enumerate(behavior.criterion.signals):
-                    entry = _entry(compiled.id, behavior, k)
-                    self._entries.setdefault(signal.event, []).append(entry)
+                for event_type in dict.fromkeys(s.event for s in behavior.criterion.signals):
+                    group = _group(compiled.id, behavior, event_type)
+                    self._groups.setdefault(event_type, []).append(group)
 
     # --- account lifecycle -------------------------------------------------------------------
 
@@ -493,7 +710,7 @@ class Engine:
             else:
                 ms = decode_model_state(blob)
                 self._fit_behaviors(compiled, ms)
-                ms.fit_points = compiled.fit_points(profile)
+                compiled.fit(ms, profile)
                 state.models[compiled.id] = ms
         return state
 
@@ -547,9 +764,9 @@ class Engine:
             state.clock = t
         if len(dedupe) > state.dedupe_limit:
             self._prune_dedupe(state)
-        entries = self._entries.get(event.type)
-        if entries is not None:
-            self._apply_hits(state, event, entries)
+        groups = self._groups.get(event.type)
+        if groups is not None:
+            self._apply_hits(state, event, groups)
         changes = self._evaluate_all(state, "event")
         return EventOutcome(duplicate=False, changes=changes) if changes else _NO_CHANGE
 
@@ -564,7 +781,7 @@ class Engine:
         state.profile = profile
         state.clock = max(state.clock, profile.updated_at)
         for compiled in self._compiled:
-            state.models[compiled.id].fit_points = compiled.fit_points(profile)
+            compiled.fit(state.models[compiled.id], profile)
         return self._evaluate_all(state, "profile")
 
     def evaluate(self, state: AccountState, at: float, cause: Cause) -> tuple[TierChange, ...]:
@@ -589,7 +806,7 @@ class Engine:
                 continue
             self._fit_behaviors(compiled, ms)
             ms.version = compiled.version
-            ms.fit_points = compiled.fit_points(state.profile)
+            compiled.fit(ms, state.profile)
         return self._evaluate_all(state, "rescore")
 
     # --- reads -------------------------------------------------------------------------------
@@ -600,7 +817,6 @@ class Engine:
         t = _read_time(state, at)
         engagement = compiled.engagement_points(ms, t)
         total = (ms.fit_points + engagement) * compiled.norm
-        criteria = self._criteria(state, compiled, ms, t)
         return Score(
             account_id=state.account_id,
             model=compiled.id,
@@ -610,7 +826,7 @@ class Engine:
             engagement=engagement * compiled.engagement_norm if compiled.engagement_norm else None,
             tier=compiled.tier_names[compiled.tier_after(ms.tier, total)],
             clock=t,
-            criteria={c.id: c.score for c in criteria},
+            criteria=compiled.criterion_scores(ms, t),
         )
 
     def explain(self, state: AccountState, model_id: str, at: float | None = None) -> Explanation:
@@ -620,7 +836,7 @@ class Engine:
         engagement = compiled.engagement_points(ms, t)
         total = (ms.fit_points + engagement) * compiled.norm
         tier = compiled.tier_names[compiled.tier_after(ms.tier, total)]
-        return self._explanation(state, compiled, ms, t, engagement, tier)
+        return compiled.explanation(compiled.moment(state.profile, ms, t, engagement, tier))
 
     def next_tier_change_time(self, state: AccountState, model_id: str) -> float | None:
         """Earliest time > clock at which, with no new input, evaluating would change the tier.
@@ -675,7 +891,7 @@ class Engine:
             compiled.tier_names[-1],
             [BehaviorState(b.fingerprint, len(b.points)) for b in compiled.behaviors],
         )
-        ms.fit_points = compiled.fit_points(state.profile)
+        compiled.fit(ms, state.profile)
         # As if evaluated already: the previous_total of its first change is a real total.
         ms.last_total = ms.fit_points * compiled.norm
         return ms
@@ -700,48 +916,56 @@ class Engine:
         state.dedupe = {k: at for k, at in state.dedupe.items() if at >= oldest}
         state.dedupe_limit = max(64, 2 * len(state.dedupe))
 
-    def _apply_hits(self, state: AccountState, event: Event, entries: list[_Entry]) -> None:
+    def _apply_hits(self, state: AccountState, event: Event, groups: list[_Group]) -> None:
         """Add the event's hits to the decayed sums, cap counters, streaks and contacts."""
         t = event.occurred_at
         clock = state.clock
         props = event.properties
-        contact_id = event.contact_id
         models = state.models
         days: tuple[int, int] | None = None  # (event's UTC day, clock's UTC day), when needed
-        contact: bytes | None = None
-        for model_id, position, k, half_life, points, cap, keep, window, where in entries:
-            if where and not where_matches(where, props):
-                continue
-            bs = models[model_id].behaviors[position]
-            earns = True
-            if cap is not None:
-                if days is None:
-                    days = (utc_day(t), utc_day(clock))
-                day, clock_day = days
-                if bs.cap_day != clock_day:
-                    bs.roll_caps(clock_day)
-                # Counters exist for the clock's UTC day and the day before; an older hit of a
-                # capped signal cannot be proven under its cap, so it earns nothing.
-                if day == clock_day:
-                    counts = bs.cap_today
-                elif day == clock_day - 1:
-                    counts = bs.cap_yesterday
-                else:
-                    counts = None
-                if counts is None or counts[k] >= cap:
-                    earns = False
-                else:
+        for model_id, position, half_life, points, keep, window, signals in groups:
+            bs: BehaviorState | None = None
+            earned = False
+            counted = False  # a hit of a positive-points signal (breadth), earning or not
+            for k, cap, positive, where in signals:
+                if where:
+                    matched = True
+                    for name, test in where:  # all hold; a missing property never matches
+                        value = props.get(name)
+                        if value is None or not test(value):
+                            matched = False
+                            break
+                    if not matched:
+                        continue
+                if bs is None:
+                    bs = models[model_id].behaviors[position]
+                if positive:
+                    counted = True
+                if cap is not None:
+                    if days is None:
+                        days = (int(t // DAY), int(clock // DAY))  # utc_day, inlined
+                    day, clock_day = days
+                    if bs.cap_day != clock_day:
+                        bs.roll_caps(clock_day)
+                    # Counters exist for the clock's UTC day and the day before; an older hit
+                    # of a capped signal cannot be proven under its cap, so it earns nothing.
+                    if day == clock_day:
+                        counts = bs.cap_today
+                    elif day == clock_day - 1:
+                        counts = bs.cap_yesterday
+                    else:
+                        continue
+                    if counts[k] >= cap:
+                        continue
                     counts[k] += 1
-            if earns:
+                earned = True
                 exponent = (t - bs.ref) / half_life
                 if exponent > REBASE_HALF_LIVES:
                     factor = 2.0**-exponent
                     bs.sums = [d * factor for d in bs.sums]
                     bs.ref = t
                     exponent = 0.0
-                sums = bs.sums
-                sums[k] += 2.0**exponent
-                bs.weighted = sum(map(mul, points, sums))
+                bs.sums[k] += 2.0**exponent
                 streak = bs.streak[k]
                 last = bs.last_hit[k]
                 if streak == 0 or t - last > half_life:
@@ -750,9 +974,14 @@ class Engine:
                     bs.streak[k] = streak + 1
                 if streak == 0 or t > last:
                     bs.last_hit[k] = t
-            if keep and contact_id is not None:
-                if contact is None:
-                    contact = hash_id(contact_id)
+            if bs is None:
+                continue
+            if earned:
+                # Once per criterion and event: the same sum as after each hit, from the same
+                # final `sums`, so the float result is the same.
+                bs.weighted = sum(map(mul, points, bs.sums))
+            if counted and keep and event.contact_id is not None:
+                contact = hash_id(event.contact_id)
                 contacts = bs.contacts
                 if contacts.get(contact, -math.inf) < t:
                     contacts[contact] = t
@@ -764,14 +993,17 @@ class Engine:
     def _evaluate_all(self, state: AccountState, cause: Cause) -> tuple[TierChange, ...]:
         """Evaluate every model at the clock; record totals, tiers and seq; return the changes."""
         t = state.clock
-        changes: list[TierChange] = []
+        models = state.models
+        changes: list[TierChange] | None = None
         for compiled in self._compiled:
-            ms = state.models[compiled.id]
+            ms = models[compiled.id]
             engagement = compiled.engagement_points(ms, t)
             total = (ms.fit_points + engagement) * compiled.norm
             previous_total = ms.last_total
             ms.last_total = total
-            if compiled.tier_stays(ms.tier, total):
+            # The usual case: the total stays within the bounds that keep the current tier.
+            bounds = compiled.tier_bounds.get(ms.tier)
+            if bounds is not None and bounds[0] <= total < bounds[1]:
                 continue
             tier = compiled.tier_names[compiled.tier_after(ms.tier, total)]
             if tier == ms.tier:
@@ -779,104 +1011,30 @@ class Engine:
             previous_tier = ms.tier
             ms.tier = tier
             ms.seq += 1
-            changes.append(
-                TierChange(
-                    account_id=state.account_id,
-                    model=compiled.id,
-                    model_version=compiled.version,
-                    seq=ms.seq,
-                    previous_tier=previous_tier,
-                    tier=tier,
-                    previous_total=previous_total,
-                    total=total,
-                    fit=ms.fit_points * compiled.fit_norm if compiled.profile else None,
-                    engagement=engagement * compiled.engagement_norm
-                    if compiled.engagement_norm
-                    else None,
-                    cause=cause,
-                    at=t,
-                    explanation=self._explanation(state, compiled, ms, t, engagement, tier),
-                )
+            change = TierChange(
+                account_id=state.account_id,
+                model=compiled.id,
+                model_version=compiled.version,
+                seq=ms.seq,
+                previous_tier=previous_tier,
+                tier=tier,
+                previous_total=previous_total,
+                total=total,
+                fit=ms.fit_points * compiled.fit_norm if compiled.profile else None,
+                engagement=engagement * compiled.engagement_norm
+                if compiled.engagement_norm
+                else None,
+                cause=cause,
+                at=t,
+                _explanation=_DeferredExplanation(
+                    compiled, compiled.snapshot(state.profile, ms, t, engagement, tier)
+                ),
             )
-        return tuple(changes)
-
-    def _explanation(
-        self,
-        state: AccountState,
-        compiled: _Compiled,
-        ms: ModelState,
-        t: float,
-        engagement: float,
-        tier: str,
-    ) -> Explanation:
-        """The explanation at `t`, given that evaluation's engagement points and tier."""
-        criteria = self._criteria(state, compiled, ms, t)
-        total = (ms.fit_points + engagement) * compiled.norm
-        return Explanation(
-            model=compiled.id,
-            model_version=compiled.version,
-            at=t,
-            tier=tier,
-            total=total,
-            fit=ms.fit_points * compiled.fit_norm if compiled.profile else None,
-            engagement=engagement * compiled.engagement_norm if compiled.engagement_norm else None,
-            criteria=criteria,
-            summary=summarize(tier, total, criteria),
-        )
-
-    def _criteria(
-        self, state: AccountState, compiled: _Compiled, ms: ModelState, t: float
-    ) -> tuple[CriterionExplanation, ...]:
-        """Per criterion, in model order: score, weight, contribution, top signals, evidence."""
-        scale = compiled.scale
-        behaviors = {b.criterion.id: b for b in compiled.behaviors}
-        breadths = {b.criterion.id: b for b in compiled.breadths}
-        profile = state.profile
-        out = []
-        for criterion in compiled.model.criteria:
-            signals: tuple[SignalExplanation, ...] = ()
-            if isinstance(criterion, BehavioralCriterion):
-                behavior = behaviors[criterion.id]
-                bs = ms.behaviors[behavior.position]
-                factor = 2.0 ** ((bs.ref - t) / behavior.half_life)
-                x = bs.weighted * factor
-                score = scale * min(x / behavior.saturation, 1.0) if x > 0.0 else 0.0
-                decayed = sorted(
-                    (
-                        SignalExplanation(
-                            s.id, s.points * bs.sums[k] * factor, bs.streak[k], bs.last_hit[k]
-                        )
-                        for k, s in enumerate(criterion.signals)
-                        if bs.streak[k]
-                    ),
-                    key=lambda s: s.points,
-                    reverse=True,
-                )
-                signals = tuple(decayed[:TOP_SIGNALS])
-                evidence = behavioral_evidence(signals, t)
-            elif isinstance(criterion, BreadthCriterion):
-                breadth = breadths[criterion.id]
-                since = t - breadth.window
-                contacts = ms.behaviors[breadth.behavior].contacts.values()
-                n = sum(1 for at in contacts if at > since)
-                score = scale * min(n / breadth.saturation, 1.0)
-                evidence = breadth_evidence(n)
+            if changes is None:
+                changes = [change]
             else:
-                value = None if profile is None else lookup_field(profile.fields, criterion.field)
-                score = profile_score(criterion, value, scale)
-                evidence = profile_evidence(criterion, value)
-            out.append(
-                CriterionExplanation(
-                    id=criterion.id,
-                    kind=criterion.kind,
-                    score=score,
-                    weight=criterion.weight,
-                    contribution=compiled.norm * criterion.weight * score,
-                    signals=signals,
-                    evidence=evidence,
-                )
-            )
-        return tuple(out)
+                changes.append(change)
+        return () if changes is None else tuple(changes)
 
 
 def _read_time(state: AccountState, at: float | None) -> float:

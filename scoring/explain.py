@@ -21,8 +21,12 @@ MAX_SUMMARY_PARTS = 5
 TOP_SIGNALS = 3
 """Signals listed per behavioral criterion (SCORING.md section 4)."""
 
+# The result types below are values: nothing changes one once built. They are not frozen because
+# a frozen dataclass builds about five times slower (each field goes through
+# `object.__setattr__`), and the replay's output builds ~10 of them per account and model.
 
-@dataclass(frozen=True, slots=True)
+
+@dataclass(slots=True)
 class SignalExplanation:
     """One signal of a behavioral criterion at the evaluation time."""
 
@@ -32,7 +36,7 @@ class SignalExplanation:
     last_hit: float  # time of the latest earning hit (epoch seconds)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CriterionExplanation:
     """One criterion: its score (0..scale), weight and contribution to the 0..100 total.
 
@@ -48,7 +52,7 @@ class CriterionExplanation:
     evidence: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Explanation:
     """Why an account x model has its total and tier at time `at`."""
 

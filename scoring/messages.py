@@ -11,9 +11,15 @@ from scoring.model import PropertyValue
 NO_PROPERTIES: Mapping[str, PropertyValue] = MappingProxyType({})
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Event:
-    """One behavioral fact about an account (schemas/behavioral-event.v1.schema.json)."""
+    """One behavioral fact about an account (schemas/behavioral-event.v1.schema.json).
+
+    Treat it as a value: nothing in `scoring` or `streams` changes an event once built. It is
+    not frozen because a frozen dataclass builds five times slower (every field goes through
+    `object.__setattr__`), and one is built per message on the hot path (~1 µs of a 10 µs
+    budget per event).
+    """
 
     event_id: str
     type: str

@@ -97,12 +97,13 @@ class BehaviorState:
 class ModelState:
     """One account under one model: its tier, change counter and behavioral memory.
 
-    `behaviors` is aligned with the model's behavioral criteria in model order. `fit_points`
-    (sum of weight * score over the profile criteria) is a cache the engine fills from the
-    profile; it is not stored, because the profile is stored separately.
+    `behaviors` is aligned with the model's behavioral criteria in model order. `fit_scores`
+    (score per profile criterion, in model order) and `fit_points` (sum of weight * score over
+    them) are caches the engine fills from the profile; they are not stored, because the
+    profile is stored separately.
     """
 
-    __slots__ = ("behaviors", "fit_points", "last_total", "seq", "tier", "version")
+    __slots__ = ("behaviors", "fit_points", "fit_scores", "last_total", "seq", "tier", "version")
 
     def __init__(
         self,
@@ -118,6 +119,7 @@ class ModelState:
         self.seq = seq  # number of tier changes emitted so far
         self.last_total = last_total  # total of the latest evaluation (previous_total of a change)
         self.behaviors = behaviors
+        self.fit_scores: tuple[float, ...] = ()
         self.fit_points = 0.0
 
 

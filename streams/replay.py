@@ -9,9 +9,10 @@ to the dead-letter topic.
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TextIO
@@ -191,6 +192,24 @@ def event_for(event: Event, account_id: str) -> Event:
     )
 
 
+@contextmanager
+def _few_collections() -> Iterator[None]:
+    """Run the cyclic garbage collector rarely, then restore its thresholds.
+
+    A replay builds millions of small objects that stay alive until the end (account states)
+    and almost no reference cycles, so the default thresholds (a young collection every 700
+    allocations, full ones as the heap grows) mostly rescan live states: measured ~1.2 s of a
+    14 s replay of 20,000 accounts. Young collections still run (every 20,000 allocations);
+    full ones practically never do, which is safe because the replay keeps no garbage cycles.
+    """
+    thresholds = gc.get_threshold()
+    gc.set_threshold(20_000, 50, 1_000)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
+
+
 def run_replay(
     models: tuple[Model, ...],
     *,
@@ -203,7 +222,7 @@ def run_replay(
 ) -> ReplaySummary:
     """Replays the files and writes `out` (and `changes`); returns the summary."""
     started = time.monotonic()
-    with ExitStack() as files:
+    with _few_collections(), ExitStack() as files:
         out_file = files.enter_context(out.open("wb"))
         changes_file = files.enter_context(changes.open("wb")) if changes else None
 

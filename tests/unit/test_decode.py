@@ -418,3 +418,14 @@ def test_profile_keeps_every_field_for_dotted_paths() -> None:
     assert isinstance(profile, Profile)
     assert profile.fields == json.loads(raw)
     assert profile.updated_at == parse_rfc3339("2026-11-18T15:45:00Z")
+
+
+def test_properties_are_copied_from_a_mapping_only() -> None:
+    """`event_from_mapping` leaves the caller's object free to reuse; `decode_event` owns the
+    object it parsed and keeps its properties as they are."""
+    message = orjson.loads(_event_bytes(properties={"url": "/pricing"}))
+    from_mapping = event_from_mapping(message)
+    assert isinstance(from_mapping, Event)
+    assert from_mapping.properties == message["properties"]
+    assert from_mapping.properties is not message["properties"]
+    assert _event(_event_bytes(properties={"url": "/pricing"})).properties == {"url": "/pricing"}

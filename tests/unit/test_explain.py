@@ -125,6 +125,39 @@ def test_tier_change_carries_the_explanation_at_its_clock() -> None:
     )
 
 
+def test_a_change_explains_its_own_moment_whatever_comes_after() -> None:
+    """Changes carry their explanation lazily: it is built when first read, from a snapshot
+    taken at the change, so later events, contacts and profiles do not leak into it."""
+    engine = Engine([scoring_md_model()])
+    state = engine.new_account(ACCOUNT)
+    engine.apply_profile(state, profile(T0, employees=1200, technologies=["Snowflake"]))
+    for i in range(3):
+        engine.apply_event(state, event(f"p{i}", "page_view", T0 + i * HOUR, contact=f"c{i}"))
+    (change,) = engine.apply_event(
+        state, event("d", "form_submit", T0 + 4 * HOUR, contact="c9", form="demo")
+    ).changes
+    right_then = engine.explain(state, "new-business")
+    for i in range(3, 9):  # more hits on the same signals, new contacts, then a new profile
+        engine.apply_event(state, event(f"p{i}", "page_view", T0 + i * DAY, contact=f"c{i}"))
+    engine.apply_profile(state, profile(T0 + 9 * DAY, employees=3, industry="Retail"))
+    assert change.explanation == right_then
+    assert change.explanation is change.explanation  # built once
+    assert change.explanation.summary.startswith(f"{change.tier} {change.total:.1f}: ")
+
+
+def test_changes_compare_with_their_explanations_and_hash_without() -> None:
+    engine = Engine([scoring_md_model()])
+    changes = []
+    for _ in range(2):
+        state = engine.new_account(ACCOUNT)
+        engine.apply_profile(state, profile(T0, employees=1200, technologies=["Snowflake"]))
+        outcome = engine.apply_event(state, event("d", "form_submit", T0 + HOUR, form="demo"))
+        changes.append(outcome.changes[0])
+    first, second = changes
+    assert first == second and hash(first) == hash(second)
+    assert first.explanation is not second.explanation
+
+
 @pytest.mark.parametrize(
     ("seconds", "text"),
     [
