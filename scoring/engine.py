@@ -67,6 +67,7 @@ REBASE_HALF_LIVES = 60.0
 2^((t_j - ref) / half_life) stays far from float overflow (2^1024) while keeping full precision."""
 
 NO_INPUT_CLOCK = -math.inf
+DUE_PRECISION = 0.01  # seconds: how close to the crossing a scheduled tier drop is
 """The clock of an account that has had no input yet (max() with any time gives that time)."""
 
 
@@ -843,8 +844,9 @@ class Engine:
 
         Without input the total never rises (decayed sums shrink toward 0, breadth contacts
         leave their window), so the answer is where it first falls below min(current tier) -
-        hysteresis. Found by doubling then bisection to within 1 second, always returning a time
-        at which the change has happened. None when the tier is the lowest or the total's floor
+        hysteresis. Found by doubling then bisection to within `DUE_PRECISION` (10 ms), always
+        returning a time at which the change has happened, so a sweep running every interval
+        publishes the drop within one interval of the crossing (SCORING.md section 3). None when the tier is the lowest or the total's floor
         (fit alone) stays at or above the line. Returns the clock itself when the state was not
         evaluated at its clock and an evaluation now would already change the tier.
         """
@@ -869,7 +871,7 @@ class Engine:
         while not total_at(start + step) < line:
             lo, step = start + step, step * 2.0
         hi = start + step
-        while hi - lo > 1.0:
+        while hi - lo > DUE_PRECISION:
             mid = (lo + hi) / 2.0
             if total_at(mid) < line:
                 hi = mid

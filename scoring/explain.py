@@ -135,7 +135,8 @@ def behavioral_evidence(signals: Sequence[SignalExplanation], at: float) -> tupl
 def profile_evidence(criterion: ProfileCriterion, value: object) -> tuple[str, ...]:
     """Summary part of a profile criterion from the raw field `value` (None when absent).
 
-    Bands: `1,200 employees`; values: `industry software` (as written in the profile);
+    Bands: `1,200 employees`; values: `industry software` (as written in the profile), or
+    `customer` / `not customer` for a boolean field the model lists true/false for;
     any: `uses Snowflake, Salesforce` (listed items present, first spelling, profile order).
     A value the criterion cannot use reads `<field> unknown`.
     """
@@ -146,6 +147,9 @@ def profile_evidence(criterion: ProfileCriterion, value: object) -> tuple[str, .
     elif isinstance(criterion, ValuesCriterion):
         if isinstance(value, str):
             return (f"{name} {value}",)
+        if isinstance(value, bool) and ("true" if value else "false") in criterion.values:
+            # A flag the model scores (e.g. `customer: true`) reads as the flag itself.
+            return (name if value else f"not {name}",)
     elif isinstance(criterion, AnyCriterion) and isinstance(value, list):
         return (f"uses {', '.join(listed_items(criterion, value))}",)
     return (f"{name} unknown",)

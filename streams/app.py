@@ -25,6 +25,8 @@ def create_app(settings: Settings, **overrides: object) -> faust.App:
         "web_port": settings.web_port,
         "autodiscover": False,
         "producer_acks": -1,
+        "broker_session_timeout": settings.kafka_session_timeout,
+        "broker_heartbeat_interval": settings.kafka_session_timeout / 10,
     }
     options.update(overrides)
     return faust.App(settings.app_id, **options)

@@ -104,7 +104,7 @@ def cmd_changes(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from streams.demo import main as demo
 
-    return demo(accounts=args.accounts, events=args.events)
+    return demo(accounts=args.accounts, events=args.events, name=args.name)
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
@@ -227,6 +227,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--accounts", type=int, default=300)
     demo.add_argument("--events", type=int, default=20_000)
+    demo.add_argument(
+        "--name", help="prefix of the run's topics and keys (default: demo-<UTC time>)"
+    )
     demo.set_defaults(run=cmd_demo)
     return parser
 

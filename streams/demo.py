@@ -118,14 +118,14 @@ def top_accounts(port: int, models: list[str]) -> None:
             )
 
 
-def main(accounts: int = 300, events: int = 20_000) -> int:
-    stamp = time.strftime("%Y%m%d%H%M%S", time.gmtime())
+def main(accounts: int = 300, events: int = 20_000, name: str | None = None) -> int:
+    name = name or f"demo-{time.strftime('%Y%m%d%H%M%S', time.gmtime())}"
     port = free_port()
     env = {
         **os.environ,
-        "TOPIC_PREFIX": f"demo-{stamp}.",
-        "KEY_PREFIX": f"demo-{stamp}",
-        "APP_ID": f"scorer-demo-{stamp}",
+        "TOPIC_PREFIX": f"{name}.",
+        "KEY_PREFIX": name,
+        "APP_ID": f"{name}-scorer",
         "WEB_PORT": str(port),
         "DECAY_SWEEP_INTERVAL": os.environ.get("DECAY_SWEEP_INTERVAL", "5"),
     }

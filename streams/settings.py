@@ -32,6 +32,12 @@ class Settings(BaseSettings):
         SecretStr(DEFAULT_REDIS_URL),
         description="Redis URL; may carry a password, so it is a secret (env REDIS_URL).",
     )
+    kafka_session_timeout: float = Field(
+        30.0,
+        ge=6,
+        description="Seconds before the group gives a silent worker's partitions to others "
+        "(env KAFKA_SESSION_TIMEOUT); lower means faster takeover after a crash.",
+    )
     topic_prefix: str = Field(
         "", description="Prefix of every topic name, e.g. 'prod.' (env TOPIC_PREFIX)."
     )

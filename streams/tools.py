@@ -143,8 +143,7 @@ async def changes(settings: Settings, out: Path, idle: float) -> int:
     await consumer.start()
     count = 0
     try:
-        partitions = await consumer.partitions_for_topic(topic) or set()
-        consumer.assign([TopicPartition(topic, p) for p in sorted(partitions)])
+        consumer.assign([TopicPartition(topic, p) for p in range(settings.topic_partitions)])
         with out.open("wb") as handle:
             while True:
                 batches = await consumer.getmany(timeout_ms=int(idle * 1000))

@@ -47,6 +47,7 @@ class LiveRun:
     extra_env: Mapping[str, str] = field(default_factory=dict)
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
     logs: list[Path] = field(default_factory=list)
+    ports: list[int] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.env = {
@@ -58,6 +59,7 @@ class LiveRun:
             "MODELS_DIR": str(MODELS),
             "DECAY_SWEEP_INTERVAL": "0",
             "BATCH_WITHIN": "0.02",
+            "KAFKA_SESSION_TIMEOUT": "6",  # a SIGKILLed worker's partitions move on quickly
             **self.extra_env,
         }
         self.settings = Settings(
@@ -69,6 +71,7 @@ class LiveRun:
 
     def start_worker(self) -> subprocess.Popen[bytes]:
         port = free_port()
+        self.ports.append(port)
         log = self.workdir / f"worker-{len(self.logs)}.log"
         self.logs.append(log)
         with log.open("wb") as handle:
@@ -143,6 +146,33 @@ class LiveRun:
         finally:
             await client.aclose()
         raise AssertionError(f"{source} not applied within {timeout}s\n{self.log_tail()}")
+
+    async def versions_rescored(self) -> set[str | None]:
+        """The model versions each partition was fully rescored to (None: not yet)."""
+        client = aioredis.from_url(self.settings.redis_url.get_secret_value())
+        try:
+            found = set()
+            for partition in range(self.partitions):
+                value = await client.get(
+                    PartitionKeys(self.settings.key_prefix, partition).versions
+                )
+                found.add(None if value is None else value.decode())
+            return found
+        finally:
+            await client.aclose()
+
+    async def applied_count(self, source: str) -> int:
+        """How many messages of the source topic Redis has applied, over all partitions."""
+        client = aioredis.from_url(self.settings.redis_url.get_secret_value())
+        try:
+            total = 0
+            for partition in range(self.partitions):
+                keys = PartitionKeys(self.settings.key_prefix, partition)
+                applied = await client.get(keys.offset(source))
+                total += 0 if applied is None else int(applied) + 1
+            return total
+        finally:
+            await client.aclose()
 
     async def topic_messages(
         self, name: str, idle: float = 2.0

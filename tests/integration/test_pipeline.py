@@ -138,18 +138,26 @@ async def test_live_pipeline_equals_the_replay(live: LiveRun, tmp_path: Path, wo
 async def test_sigkilled_workers_lose_nothing_and_count_nothing_twice(
     live: LiveRun, tmp_path: Path
 ) -> None:
-    profiles, events = market_files(tmp_path, accounts=60, events=4000, seed=42)
+    profiles, events = market_files(tmp_path, accounts=80, events=8000, seed=42)
     await start(live, 1)
     live.cli("produce", "--profiles", str(profiles))
     await live.wait_applied("profiles")
 
     producing = asyncio.create_task(asyncio.to_thread(live.cli, "produce", "--events", str(events)))
     rng = random.Random(3)
-    for _ in range(3):
-        # Kill at a random moment of the run, then restart: the new worker takes over.
-        await asyncio.sleep(rng.uniform(0.5, 3.0))
+    kills = 0
+    for _ in range(4):
+        # Kill in the middle of the work: once the worker has applied something new, at a
+        # random moment shortly after, then restart; the new worker takes the partitions over.
+        before = await live.applied_count("events")
+        deadline = time.monotonic() + 60
+        while await live.applied_count("events") == before and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(rng.uniform(0.0, 0.3))
         live.kill(live.workers[-1])
+        kills += 1
         live.start_worker()
+    assert kills == 4
     await producing
     await live.wait_applied("events", timeout=180)
     live.cli("export", "--out", str(tmp_path / "live.jsonl"))

@@ -27,6 +27,7 @@ from scoring.explain import (
     SignalExplanation,
     format_age,
     format_number,
+    profile_evidence,
     signal_evidence,
     summarize,
 )
@@ -222,3 +223,19 @@ def test_to_dict_is_json_ready() -> None:
     }
     fresh = engine.explain(engine.new_account(ACCOUNT), "new-business").to_dict()
     assert fresh["at"] is None  # no input yet: no clock
+
+
+def test_a_scored_boolean_flag_reads_as_the_flag() -> None:
+    customer = values("customer", "customer", {"true": 10, "false": 0})
+    industry = values("industry", "industry", {"software": 10})
+    engine = Engine([model(criteria=(customer, industry))])
+    summaries = []
+    for flag in (True, False):
+        state = engine.new_account(ACCOUNT)
+        engine.apply_profile(state, profile(T0, fields={"customer": flag, "industry": True}))
+        summaries.append(engine.explain(state, "nb").summary)
+    # customer is scored through true/false; a boolean industry is of the wrong type: unknown
+    # (it scores 0 there, so the part is left out).
+    assert summaries == ["warm 50.0: customer", "cold 0.0"]
+    assert profile_evidence(customer, False) == ("not customer",)
+    assert profile_evidence(industry, True) == ("industry unknown",)
