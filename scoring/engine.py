@@ -846,9 +846,10 @@ class Engine:
         leave their window), so the answer is where it first falls below min(current tier) -
         hysteresis. Found by doubling then bisection to within `DUE_PRECISION` (10 ms), always
         returning a time at which the change has happened, so a sweep running every interval
-        publishes the drop within one interval of the crossing (SCORING.md section 3). None when the tier is the lowest or the total's floor
-        (fit alone) stays at or above the line. Returns the clock itself when the state was not
-        evaluated at its clock and an evaluation now would already change the tier.
+        publishes the drop within one interval of the crossing (SCORING.md section 3). None when
+        the tier is the lowest or the total's floor (fit alone) stays at or above the line.
+        Returns the clock itself when the state was not evaluated at its clock and an evaluation
+        now would already change the tier.
         """
         compiled, ms = self._model(state, model_id)
         start = state.clock
