@@ -33,7 +33,9 @@ sys.path.insert(0, str(ROOT))
 from streams.settings import Settings  # noqa: E402  (needs the repo on sys.path first)
 
 LIBS = HERE / "kafka" / "libs"
-DATA = HERE / "data"
+# A second stack (another checkout, a benchmark beside the tests) needs its own data folder and
+# ports: STACK_DATA_DIR plus KAFKA_BOOTSTRAP and REDIS_URL.
+DATA = Path(os.environ.get("STACK_DATA_DIR", HERE / "data")).resolve()
 KAFKA_DIR = DATA / "kafka"
 REDIS_DIR = DATA / "redis"
 KAFKA_PID = DATA / "kafka.pid"
