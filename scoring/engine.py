@@ -501,10 +501,25 @@ class _Compiled:
         ms.fit_points = sum(map(mul, self.profile_weights, scores))
 
     def moment(
-        self, profile: Profile | None, ms: ModelState, t: float, engagement: float, tier: str
+        self,
+        profile: Profile | None,
+        ms: ModelState,
+        t: float,
+        engagement: float,
+        tier: str,
+        *,
+        keep: bool = False,
     ) -> _Moment:
-        """What an explanation at `t` reads, sharing the state's lists (read it right away)."""
+        """What an explanation at `t` reads. Without `keep` it shares the state's per-signal
+        lists (read it right away); with `keep` it copies them, since later hits mutate them in
+        place (the profile is replaced, never mutated; `fit_scores` is a tuple)."""
         behaviors = ms.behaviors
+        if keep:
+            signals = [
+                (bs.ref, bs.weighted, bs.sums[:], bs.streak[:], bs.last_hit[:]) for bs in behaviors
+            ]
+        else:
+            signals = [(bs.ref, bs.weighted, bs.sums, bs.streak, bs.last_hit) for bs in behaviors]
         return _Moment(
             profile,
             ms.fit_scores,
@@ -512,24 +527,7 @@ class _Compiled:
             engagement,
             t,
             tier,
-            [(bs.ref, bs.weighted, bs.sums, bs.streak, bs.last_hit) for bs in behaviors],
-            [_recent(behaviors[b].contacts, t - window) for b, window, _, _ in self.breadth_terms],
-        )
-
-    def snapshot(
-        self, profile: Profile | None, ms: ModelState, t: float, engagement: float, tier: str
-    ) -> _Moment:
-        """`moment` with copies of the per-signal lists, which later hits mutate in place (the
-        profile is replaced, never mutated; `fit_scores` is a tuple)."""
-        behaviors = ms.behaviors
-        return _Moment(
-            profile,
-            ms.fit_scores,
-            ms.fit_points,
-            engagement,
-            t,
-            tier,
-            [(bs.ref, bs.weighted, bs.sums[:], bs.streak[:], bs.last_hit[:]) for bs in behaviors],
+            signals,
             [_recent(behaviors[b].contacts, t - window) for b, window, _, _ in self.breadth_terms],
         )
 
@@ -1030,7 +1028,7 @@ class Engine:
                 cause=cause,
                 at=t,
                 _explanation=_DeferredExplanation(
-                    compiled, compiled.snapshot(state.profile, ms, t, engagement, tier)
+                    compiled, compiled.moment(state.profile, ms, t, engagement, tier, keep=True)
                 ),
             )
             if changes is None:
