@@ -328,16 +328,16 @@ class Pipeline:
             partition, list(dict.fromkeys(p.account_id for _, p in profiles)), report
         )
         raw_profiles: dict[str, bytes] = {}
+        domains: dict[str, str] = {}
         for message, profile in profiles:
-            domains = profile.fields.get("domains")
-            if isinstance(domains, list):
-                await self.store.remember_domains(
-                    profile.account_id, [d.lower() for d in domains if isinstance(d, str)]
-                )
+            named = profile.fields.get("domains")
+            if isinstance(named, list):
+                domains.update((d.lower(), profile.account_id) for d in named if isinstance(d, str))
             report.changes.extend(self.engine.apply_profile(states[profile.account_id], profile))
             raw_profiles[profile.account_id] = message.value
             report.applied += 1
             self.metrics.profiles_applied.inc()
+        await self.store.remember_domains(domains)
         await self._commit(
             partition,
             token,

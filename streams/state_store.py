@@ -348,11 +348,16 @@ class StateStore:
         values = await self.client.mget([self.domain_key(d) for d in domains])
         return {d: _text(v) for d, v in zip(domains, values, strict=True) if v is not None}
 
-    async def remember_domains(self, account_id: str, domains: Sequence[str]) -> None:
-        """Points each domain at the account. Written before the profile's commit: a crash in
-        between leaves the map ahead of the state, which is harmless (it is only a lookup)."""
-        if domains:
-            await self.client.mset({self.domain_key(d): account_id for d in domains})
+    async def remember_domains(self, accounts: Mapping[str, str]) -> None:
+        """Points each domain at its account (one round trip). Written before the profiles'
+        commit: a crash in between leaves the map ahead of the state, which is harmless (it is
+        only a lookup). One SET per domain, pipelined: each domain has its own Cluster slot, so a
+        multi-key MSET would not do."""
+        if accounts:
+            async with self.client.pipeline(transaction=False) as pipe:
+                for domain, account_id in accounts.items():
+                    pipe.set(self.domain_key(domain), account_id)
+                await pipe.execute()
 
     def domain_key(self, domain: str) -> str:
         # Each domain in its own slot: the map is spread over a Redis Cluster.

@@ -115,7 +115,7 @@ def test_every_key_of_a_partition_shares_one_cluster_hash_tag() -> None:
 async def test_domains_resolve_to_the_account_that_named_them(redis_client) -> None:
     client, prefix = redis_client
     store = StateStore(client, prefix)
-    await store.remember_domains("acme", ["acme.com", "acme.io"])
+    await store.remember_domains({"acme.com": "acme", "acme.io": "acme"})
 
     assert await store.resolve_domains(["acme.io", "unknown.org"]) == {"acme.io": "acme"}
 
