@@ -324,12 +324,11 @@ class Worker:
 
         @app.page("/healthz")
         async def healthz(web: Any, request: Any) -> Any:
-            checks = {"redis": False, "kafka": False, "partitions": sorted(self.tokens)}
-            try:
-                checks["redis"] = bool(await self.redis.ping())
-            except (RedisError, OSError):
-                checks["redis"] = False
-            checks["kafka"] = bool(app.consumer.assignment()) or bool(self.tokens)
+            checks = {
+                "redis": await self.redis_reachable(),
+                "kafka": await self.kafka_reachable(),
+                "partitions": sorted(self.tokens),
+            }
             healthy = checks["redis"] and checks["kafka"] and bool(self.tokens)
             return web.json(checks, status=200 if healthy else 503)
 
@@ -395,6 +394,26 @@ class Worker:
                     )
         rows.sort(key=lambda row: (-row["total"], row["account_id"]))
         return rows[:limit]
+
+    async def redis_reachable(self) -> bool:
+        try:
+            return bool(await asyncio.wait_for(self.redis.ping(), timeout=1.0))
+        except (RedisError, OSError, TimeoutError):
+            return False
+
+    async def kafka_reachable(self) -> bool:
+        """True when a bootstrap server accepts a connection within a second."""
+        for server in self.settings.kafka_bootstrap.split(","):
+            host, _, port = server.strip().rpartition(":")
+            try:
+                _, writer = await asyncio.wait_for(
+                    asyncio.open_connection(host or "127.0.0.1", int(port or 9092)), timeout=1.0
+                )
+            except (OSError, TimeoutError, ValueError):
+                continue
+            writer.close()
+            return True
+        return False
 
     async def account_view(self, account_id: str, now: float) -> dict[str, Any] | None:
         """Scores, tiers and explanations of one account under every model, decayed to now."""
