@@ -52,7 +52,8 @@ demo: up ## The live pipeline end to end: simulated market in, tier changes out
 bench-replay: setup ## Benchmark the offline replay of the scoring core (one core)
 	$(PY) tests/bench/bench_replay.py
 
-bench: up bench-replay ## All benchmarks (not part of make test)
+bench: up ## All benchmarks, ~25 min (not part of make test); rewrites docs/benchmarks.md
+	$(PY) tests/bench/bench_pipeline.py --out docs/benchmarks.md
 
 clean: down ## Remove the venv and the local services' data
 	rm -rf $(VENV) deploy/local/data .pytest_cache .mypy_cache .ruff_cache .hypothesis
