@@ -177,6 +177,8 @@ class BatchReport:
     rerouted: int = 0
     changes: list[TierChange] = field(default_factory=list)
     fenced: bool = False
+    # (account, model) -> tier when loaded: the ranking set that holds the account now.
+    loaded_tiers: dict[tuple[str, str], str] = field(default_factory=dict)
 
 
 class Pipeline:
@@ -234,9 +236,16 @@ class Pipeline:
             fields[PROFILE_FIELD] = profile_raw
         return AccountWrite(state.account_id, fields)
 
-    def rank(self, state: AccountState, model_id: str) -> Rank:
+    def rank(self, state: AccountState, model_id: str, previous_tier: str | None) -> Rank:
         score = self.engine.score(state, model_id)
-        return Rank(state.account_id, model_id, self.tier_names[model_id], score.tier, score.total)
+        return Rank(
+            state.account_id,
+            model_id,
+            self.tier_names[model_id],
+            score.tier,
+            score.total,
+            previous_tier,
+        )
 
     def due_time(self, state: AccountState) -> float | None:
         """When the decay sweep must next look at the account (its earliest tier drop)."""
@@ -403,6 +412,8 @@ class Pipeline:
         input always meets the loaded models (the background rescoring may not be there yet)."""
         states = await self.load(partition, account_ids)
         for state in states.values():
+            for model_id, ms in state.models.items():
+                report.loaded_tiers[(state.account_id, model_id)] = ms.tier
             if self.engine.needs_rescore(state):
                 report.changes.extend(self.engine.rescore(state))
         return states
@@ -464,7 +475,9 @@ class Pipeline:
         writes = [self.dump(state, raw_profiles.get(a)) for a, state in states.items()]
         due = {a: self.due_time(state) for a, state in states.items()}
         ranks = [
-            self.rank(state, model_id) for state in states.values() for model_id in self.models
+            self.rank(state, model_id, report.loaded_tiers.get((account_id, model_id)))
+            for account_id, state in states.items()
+            for model_id in self.models
         ]
         started = time.perf_counter()
         result = await self.store.commit(

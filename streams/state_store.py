@@ -25,7 +25,8 @@ import redis.asyncio as aioredis
 # ARGV: token, applied offset ('' when the write consumes no offset: sweep, rescore),
 #       n_accounts, n_outbox, n_due,
 #       then per account: n_fields, field, value, ...; outbox payloads; (account, due or -1);
-#       n_ranks, then per rank entry: first rank key index, n_tiers, tier index, account, total
+#       n_ranks, then per rank entry: first rank key index, n_tiers, tier index, previous tier
+#       index (-1 = unknown), account, total
 COMMIT_SCRIPT = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then
   return 0
@@ -68,15 +69,18 @@ local n_ranks = tonumber(ARGV[at])
 at = at + 1
 for i = 1, n_ranks do
   local first, n_tiers, tier = tonumber(ARGV[at]), tonumber(ARGV[at + 1]), tonumber(ARGV[at + 2])
-  local account, total = ARGV[at + 3], ARGV[at + 4]
-  at = at + 5
-  for t = 0, n_tiers - 1 do
-    if t == tier then
-      redis.call('ZADD', KEYS[first + t], total, account)
-    else
-      redis.call('ZREM', KEYS[first + t], account)
+  local previous, account, total = tonumber(ARGV[at + 3]), ARGV[at + 4], ARGV[at + 5]
+  at = at + 6
+  if previous < 0 then
+    for t = 0, n_tiers - 1 do
+      if t ~= tier then
+        redis.call('ZREM', KEYS[first + t], account)
+      end
     end
+  elseif previous ~= tier then
+    redis.call('ZREM', KEYS[first + previous], account)
   end
+  redis.call('ZADD', KEYS[first + tier], total, account)
 end
 return 1
 """
@@ -135,6 +139,9 @@ class Rank:
     tiers: tuple[str, ...]  # the model's tiers, highest first
     tier: str
     total: float
+    # The tier whose set holds the account now (its tier when loaded), so only that set is
+    # touched; None when unknown (e.g. a model version renamed tiers): every other set is.
+    previous_tier: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,12 +263,13 @@ class StateStore:
                 all_keys.extend(keys.rank(rank.model, tier) for tier in rank.tiers)
         args.append(len(ranks))
         for rank in ranks:
-            tier_index = rank.tiers.index(rank.tier)
+            previous = rank.previous_tier
             args.extend(
                 (
                     first_rank_key[rank.model],
                     len(rank.tiers),
-                    tier_index,
+                    rank.tiers.index(rank.tier),
+                    rank.tiers.index(previous) if previous in rank.tiers else -1,
                     rank.account_id,
                     rank.total,
                 )

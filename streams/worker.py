@@ -21,9 +21,17 @@ from typing import Any
 
 import faust
 import redis.asyncio as aioredis
+from aiokafka.errors import (
+    KafkaConnectionError,
+    KafkaTimeoutError,
+    NotLeaderForPartitionError,
+    RequestTimedOutError,
+)
 from aiokafka.partitioner import murmur2
 from faust.types import TP
-from redis.exceptions import RedisError
+from redis.exceptions import BusyLoadingError, RedisError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from scoring.engine import Engine
 from scoring.model import Model
@@ -42,6 +50,20 @@ SCORE_CHANGES = "account-score-changes"
 DEAD_LETTERS = "account-events-dlq"
 
 RETRY_DELAYS = (0.1, 0.5, 1.0, 2.0, 5.0)
+
+# Failures that mean "a service is away for now": retried until it is back. Anything else
+# (a Redis script error, a bug) is not retried: it stops the worker (`handle_or_die`).
+OUTAGES: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    RedisConnectionError,
+    RedisTimeoutError,
+    BusyLoadingError,
+    KafkaConnectionError,
+    KafkaTimeoutError,
+    RequestTimedOutError,
+    NotLeaderForPartitionError,
+)
 
 
 def account_partition(account_id: str, partitions: int) -> int:
@@ -301,7 +323,7 @@ class Worker:
         while True:
             try:
                 return await call()
-            except (TimeoutError, RedisError, OSError) as err:
+            except OUTAGES as err:
                 delay = RETRY_DELAYS[min(attempt, len(RETRY_DELAYS) - 1)]
                 host, port = self.settings.redis_endpoint()
                 log.warning(

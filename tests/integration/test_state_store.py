@@ -145,6 +145,13 @@ async def test_ranking_keeps_each_account_in_the_set_of_its_current_tier(redis_c
     assert await store.top([0], "nb", list(tiers), 2) == [("b", 80.0), ("a", 71.5)]
     assert await store.tier_counts([0], "nb", list(tiers)) == {"hot": 2, "warm": 1, "cold": 0}
 
+    # Knowing the set that holds it, only that set and the new one are touched.
+    await store.commit(
+        0, token, "events", 3, [], [], {}, [Rank("b", "nb", tiers, "cold", 9.0, "hot")]
+    )
+    assert await store.tier_counts([0], "nb", list(tiers)) == {"hot": 1, "warm": 1, "cold": 1}
+    assert await store.top([0], "nb", ["cold"], 10) == [("b", 9.0)]
+
 
 async def test_scan_lists_the_accounts_of_one_partition(redis_client) -> None:
     client, prefix = redis_client
