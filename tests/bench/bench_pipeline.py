@@ -61,6 +61,7 @@ from scoring.decode import Rejection, decode_event, decode_profile
 from scoring.engine import Engine
 from scoring.messages import Profile
 from scoring.timefmt import format_rfc3339
+from streams.kafka_admin import wait_for_topics
 from streams.model_files import load_model_files
 from streams.pipeline import INGESTED_HEADER, is_alert, score_change_message
 from streams.settings import Settings
@@ -282,30 +283,6 @@ async def produce_all(bootstrap: str, topic: str, messages: Sequence[tuple[bytes
     finally:
         await producer.stop()
     return len(messages) / max(time.monotonic() - started, 1e-9)
-
-
-async def end_offsets(bootstrap: str, topic: str, partitions: int) -> dict[int, int]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        tps = [TopicPartition(topic, p) for p in range(partitions)]
-        return {tp.partition: o for tp, o in (await consumer.end_offsets(tps)).items()}
-    finally:
-        await consumer.stop()
-
-
-async def wait_topics(bootstrap: str, topics: Sequence[str], timeout: float = 90) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if set(topics) <= set(await admin.list_topics()):
-                return
-            await asyncio.sleep(0.3)
-        raise RuntimeError(f"topics {topics} not created within {timeout}s")
-    finally:
-        await admin.close()
 
 
 async def applied_offsets(client: aioredis.Redis, dep: Deployment, source: str) -> list[int]:
@@ -850,7 +827,7 @@ async def run(base: Settings, scale: Scale, workdir: Path, keep: bool) -> Result
         # 1. profiles, with the memory they take
         print("bench: worker 1 applies the profiles", flush=True)
         dep.start_worker(MODELS)
-        await wait_topics(s.kafka_bootstrap, [s.topic(EVENTS), s.topic(PROFILES)])
+        await wait_for_topics(s.kafka_bootstrap, [s.topic(EVENTS), s.topic(PROFILES)])
         await dep.wait_healthy()
         memory_before = await redis_memory(client)
         await produce_all(s.kafka_bootstrap, s.topic(PROFILES), profiles)

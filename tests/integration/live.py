@@ -20,9 +20,9 @@ from pathlib import Path
 import orjson
 import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer
-from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import TopicPartition
 
+from streams.kafka_admin import end_offsets
 from streams.settings import Settings
 from streams.state_store import PartitionKeys
 from streams.worker import DEAD_LETTERS, EVENTS, PROFILES, SCORE_CHANGES
@@ -203,32 +203,6 @@ class LiveRun:
 
     async def dead_letters(self) -> list[tuple[bytes | None, bytes, dict[str, bytes]]]:
         return await self.topic_messages(DEAD_LETTERS)
-
-
-async def end_offsets(bootstrap: str, topic: str, partitions: int) -> dict[int, int]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        tps = [TopicPartition(topic, p) for p in range(partitions)]
-        ends = await consumer.end_offsets(tps)
-        return {tp.partition: offset for tp, offset in ends.items()}
-    finally:
-        await consumer.stop()
-
-
-async def wait_for_topics(bootstrap: str, topics: list[str], timeout: float = 60) -> None:
-    """Until the workers have created the run's topics (they declare them at start)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if set(topics) <= set(await admin.list_topics()):
-                return
-            await asyncio.sleep(0.3)
-        raise AssertionError(f"topics {topics} not created within {timeout}s")
-    finally:
-        await admin.close()
 
 
 def by_change_key(
