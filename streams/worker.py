@@ -294,15 +294,32 @@ class Worker:
                     break
 
     async def update_gauges(self) -> None:
+        """Consumer lag and accounts per tier of the owned partitions. A refresh that meets an
+        outage is skipped (the next one comes in 15 s): metrics never stop the worker."""
+        try:
+            await self._update_gauges()
+        except OUTAGES as err:
+            log.warning("metrics refresh skipped: %s: %s", type(err).__name__, err)
+
+    async def _update_gauges(self) -> None:
         partitions = sorted(self.tokens)
-        for topic, source in self.source_names.items():
-            for partition in partitions:
-                highwater = self.app.consumer.highwater(TP(topic, partition))
-                if highwater is not None:
-                    applied = await self.store.applied_offset(partition, source)
-                    self.metrics.consumer_lag.labels(topic, str(partition)).set(
-                        max(highwater - applied - 1, 0)
-                    )
+        # Only what the consumer has assigned right now: during a rebalance a fenced partition
+        # may not be (or no longer be) assigned, and asking its high-water mark would raise.
+        for tp in self.app.consumer.assignment():
+            source = self.source_names.get(tp.topic)
+            if source is None:
+                continue
+            try:
+                highwater = self.app.consumer.highwater(tp)
+            except AssertionError:
+                # aiokafka's "Partition is not assigned": the consumer thread rebalanced since
+                # assignment() above. Skip it; the next refresh sees the new assignment.
+                continue
+            if highwater is not None:
+                applied = await self.store.applied_offset(tp.partition, source)
+                self.metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(
+                    max(highwater - applied - 1, 0)
+                )
         for model in self.engine.models:
             tiers = [tier.name for tier in model.tiers]
             counts = await self.store.tier_counts(partitions, model.id, tiers)

@@ -17,9 +17,10 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
+from streams.kafka_admin import wait_for_topics
 from streams.simulate import simulate
 from streams.worker import DEAD_LETTERS, EVENTS, PROFILES, SCORE_CHANGES
-from tests.integration.live import MODELS, LiveRun, by_change_key, wait_for_topics
+from tests.integration.live import MODELS, LiveRun, by_change_key
 
 pytestmark = [pytest.mark.kafka, pytest.mark.redis, pytest.mark.slow]
 

@@ -19,9 +19,10 @@ from aiokafka.admin import AIOKafkaAdminClient
 from jsonschema import Draft202012Validator, FormatChecker
 
 from scoring.timefmt import parse_rfc3339
+from streams.kafka_admin import wait_for_topics
 from streams.simulate import simulate
 from streams.worker import DEAD_LETTERS, EVENTS, PROFILES, SCORE_CHANGES
-from tests.integration.live import MODELS, ROOT, LiveRun, wait_for_topics
+from tests.integration.live import MODELS, ROOT, LiveRun
 
 pytestmark = [pytest.mark.kafka, pytest.mark.redis, pytest.mark.slow]
 
