@@ -18,7 +18,7 @@ def create_app(settings: Settings, **overrides: object) -> faust.App:
         "broker": settings.kafka_broker_url,
         "store": "memory://",
         "topic_partitions": settings.topic_partitions,
-        "topic_replication_factor": 1,
+        "topic_replication_factor": settings.topic_replication_factor,
         "consumer_auto_offset_reset": "earliest",
         "web_bind": settings.web_host,
         "web_host": settings.web_host,

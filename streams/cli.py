@@ -108,11 +108,31 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from streams.kafka_admin import ensure_topics
     from streams.settings import Settings
-    from streams.worker import Worker
+    from streams.worker import Worker, topic_configs
 
     settings = Settings()
     worker = Worker(settings, load_models_or_exit([str(settings.models_dir)]))
+    try:
+        asyncio.run(
+            ensure_topics(
+                settings.kafka_bootstrap,
+                topic_configs(settings),
+                settings.topic_partitions,
+                settings.topic_replication_factor,
+            )
+        )
+    except (OSError, TimeoutError, RuntimeError) as err:
+        host, port = settings.kafka_endpoint()
+        print(
+            f"scorer worker: cannot prepare the topics on Kafka at {host}:{port} ({err}). "
+            "Is Kafka running (`make up`), and is KAFKA_BOOTSTRAP right?",
+            file=sys.stderr,
+        )
+        return 1
     level = args.loglevel or settings.log_level
     # faust's own command line (click) reads sys.argv: hand it the worker command, in its
     # spelling of the level.

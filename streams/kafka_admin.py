@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from aiokafka import AIOKafkaConsumer
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.structs import TopicPartition
 
 
@@ -36,3 +36,34 @@ async def wait_for_topics(bootstrap: str, topics: Sequence[str], timeout: float 
         raise TimeoutError(f"topics {list(topics)} not created within {timeout}s")
     finally:
         await admin.close()
+
+
+async def ensure_topics(
+    bootstrap: str,
+    topics: Mapping[str, Mapping[str, str]],
+    partitions: int,
+    replication_factor: int,
+    timeout: float = 60,
+) -> None:
+    """Creates the missing topics (name -> topic configs) and returns once all of them are in
+    the cluster's metadata. Run before the worker starts: faust's group leader ignores a topic
+    it cannot see yet and does not rebalance when it appears, so a worker racing another one's
+    topic creation would never consume it."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        missing = [name for name in topics if name not in set(await admin.list_topics())]
+        if missing:
+            response = await admin.create_topics(
+                [
+                    NewTopic(name, partitions, replication_factor, topic_configs=dict(topics[name]))
+                    for name in missing
+                ]
+            )
+            for name, code, *_ in getattr(response, "topic_errors", ()):
+                # 36: TOPIC_ALREADY_EXISTS, another worker was faster; anything else is real.
+                if code not in (0, 36):
+                    raise RuntimeError(f"Kafka refused to create topic {name}: error code {code}")
+    finally:
+        await admin.close()
+    await wait_for_topics(bootstrap, list(topics), timeout)

@@ -47,6 +47,12 @@ class Settings(BaseSettings):
     app_id: str = Field(
         "account-scorer", description="Faust app id = Kafka consumer group (env APP_ID)."
     )
+    topic_replication_factor: int = Field(
+        1,
+        ge=1,
+        description="Replicas of topics the worker creates; 3 in production "
+        "(env TOPIC_REPLICATION_FACTOR).",
+    )
     topic_partitions: int = Field(
         4, ge=1, description="Partitions of topics the app creates (env TOPIC_PARTITIONS)."
     )

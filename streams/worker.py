@@ -88,6 +88,16 @@ class FaustPublisher:
         await asyncio.gather(*pending)
 
 
+def topic_configs(settings: Settings) -> dict[str, dict[str, str]]:
+    """Every topic of the project with its configs (profiles are compacted: latest per account)."""
+    return {
+        settings.topic(EVENTS): {},
+        settings.topic(PROFILES): {"cleanup.policy": "compact"},
+        settings.topic(SCORE_CHANGES): {},
+        settings.topic(DEAD_LETTERS): {},
+    }
+
+
 class Worker:
     """One worker's runtime: the pipeline, the partitions it owns and their fence tokens."""
 
