@@ -21,6 +21,7 @@ from pathlib import Path
 import orjson
 from aiokafka import AIOKafkaConsumer
 
+from streams.processes import stop_gracefully
 from streams.settings import Settings
 from streams.simulate import simulate
 from streams.tools import produce
@@ -149,13 +150,7 @@ def main(accounts: int = 300, events: int = 20_000, name: str | None = None) -> 
             models = [m.id for m in load_model_files([settings.models_dir])]
             top_accounts(port, models)
         finally:
-            worker.send_signal(signal.SIGTERM)
-            try:
-                worker.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                worker.kill()
-                worker.wait()
-            if worker.returncode not in (0, -signal.SIGTERM):
+            if stop_gracefully(worker) not in (0, -signal.SIGTERM):
                 sys.stderr.write(log_path.read_text(errors="replace")[-4000:])
         print("\nworker stopped. `make down` stops Kafka and Redis.")
     return 0

@@ -67,3 +67,15 @@ async def ensure_topics(
     finally:
         await admin.close()
     await wait_for_topics(bootstrap, list(topics), timeout)
+
+
+async def delete_topics_with_prefix(bootstrap: str, *prefixes: str) -> None:
+    """Deletes every topic whose name starts with one of `prefixes` (a run's own topics)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        mine = [t for t in await admin.list_topics() if t.startswith(prefixes)]
+        if mine:
+            await admin.delete_topics(mine)
+    finally:
+        await admin.close()

@@ -39,7 +39,6 @@ import platform
 import random
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -61,9 +60,10 @@ from scoring.decode import Rejection, decode_event, decode_profile
 from scoring.engine import Engine
 from scoring.messages import Profile
 from scoring.timefmt import format_rfc3339
-from streams.kafka_admin import wait_for_topics
+from streams.kafka_admin import delete_topics_with_prefix, wait_for_topics
 from streams.model_files import load_model_files
 from streams.pipeline import INGESTED_HEADER, is_alert, score_change_message
+from streams.processes import stop_gracefully
 from streams.settings import Settings
 from streams.simulate import simulate
 from streams.state_store import PartitionKeys
@@ -190,12 +190,7 @@ class Deployment:
         worker, self.worker = self.worker, None
         if worker is None or worker.poll() is not None:
             return
-        worker.send_signal(signal.SIGTERM)
-        try:
-            worker.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait()
+        stop_gracefully(worker, timeout=60)
 
     def check_alive(self) -> None:
         """Raises with the log's tail when the worker has exited."""
@@ -419,18 +414,9 @@ def quantiles(values: list[float]) -> tuple[float, float, float] | None:
 
 async def delete_run(base: Settings, dep: Deployment) -> None:
     """Removes the run's topics (its prefix and consumer group's) and Redis keys."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=base.kafka_bootstrap)
-    await admin.start()
-    try:
-        mine = [
-            t
-            for t in await admin.list_topics()
-            if t.startswith(dep.settings.topic_prefix) or t.startswith(dep.settings.app_id)
-        ]
-        if mine:
-            await admin.delete_topics(mine)
-    finally:
-        await admin.close()
+    await delete_topics_with_prefix(
+        base.kafka_bootstrap, dep.settings.topic_prefix, dep.settings.app_id
+    )
     client = aioredis.from_url(base.redis_url.get_secret_value())
     try:
         for pattern in (f"{{{dep.settings.key_prefix}*", f"{dep.settings.key_prefix}*"):

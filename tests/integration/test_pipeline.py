@@ -15,9 +15,8 @@ from pathlib import Path
 import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient
 
-from streams.kafka_admin import wait_for_topics
+from streams.kafka_admin import delete_topics_with_prefix, wait_for_topics
 from streams.simulate import simulate
 from streams.worker import DEAD_LETTERS, EVENTS, PROFILES, SCORE_CHANGES
 from tests.integration.live import MODELS, LiveRun, by_change_key
@@ -32,14 +31,7 @@ async def live(tmp_path: Path, test_id: str, kafka_bootstrap: str, redis_client)
     run = LiveRun(test_id, tmp_path)
     yield run
     run.stop_all()
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
-    await admin.start()
-    try:
-        mine = [t for t in await admin.list_topics() if t.startswith(f"test-{test_id}")]
-        if mine:
-            await admin.delete_topics(mine)
-    finally:
-        await admin.close()
+    await delete_topics_with_prefix(kafka_bootstrap, f"test-{test_id}")
 
 
 def market_files(tmp_path: Path, accounts: int, events: int, seed: int) -> tuple[Path, Path]:

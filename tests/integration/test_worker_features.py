@@ -15,11 +15,10 @@ from pathlib import Path
 
 import orjson
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient
 from jsonschema import Draft202012Validator, FormatChecker
 
 from scoring.timefmt import parse_rfc3339
-from streams.kafka_admin import wait_for_topics
+from streams.kafka_admin import delete_topics_with_prefix, wait_for_topics
 from streams.simulate import simulate
 from streams.worker import DEAD_LETTERS, EVENTS, PROFILES, SCORE_CHANGES
 from tests.integration.live import MODELS, ROOT, LiveRun
@@ -32,17 +31,6 @@ SCHEMAS = ROOT / "schemas"
 def validator(name: str) -> Draft202012Validator:
     schema = json.loads((SCHEMAS / name).read_text())
     return Draft202012Validator(schema, format_checker=FormatChecker())
-
-
-async def delete_topics(bootstrap: str, prefix: str) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        mine = [t for t in await admin.list_topics() if t.startswith(prefix)]
-        if mine:
-            await admin.delete_topics(mine)
-    finally:
-        await admin.close()
 
 
 def live_run(tmp_path: Path, test_id: str, **env: str) -> LiveRun:
@@ -81,7 +69,7 @@ async def run(tmp_path: Path, test_id: str, kafka_bootstrap: str, redis_client) 
     live = live_run(tmp_path, test_id)
     yield live
     live.stop_all()
-    await delete_topics(kafka_bootstrap, f"test-{test_id}")
+    await delete_topics_with_prefix(kafka_bootstrap, f"test-{test_id}")
 
 
 async def test_http_metrics_schemas_and_changes_cli(run: LiveRun, tmp_path: Path) -> None:
@@ -202,7 +190,7 @@ async def test_decay_sweep_drops_a_quiet_account_within_one_interval(
             changes = await run.score_changes()
     finally:
         run.stop_all()
-        await delete_topics(kafka_bootstrap, f"test-{test_id}")
+        await delete_topics_with_prefix(kafka_bootstrap, f"test-{test_id}")
 
     assert [(c["previous_tier"], c["tier"], c["cause"]) for c in changes] == [
         ("cold", "hot", "event"),
@@ -267,7 +255,7 @@ async def test_a_new_model_version_rescores_every_account_in_the_background(
         changes = await run.score_changes()
     finally:
         run.stop_all()
-        await delete_topics(kafka_bootstrap, f"test-{test_id}")
+        await delete_topics_with_prefix(kafka_bootstrap, f"test-{test_id}")
 
     live_rows = {
         (r["account_id"], r["model"]): r
@@ -307,7 +295,7 @@ async def test_make_demo_runs_end_to_end(test_id: str, kafka_bootstrap: str, red
             timeout=240,
         )
     finally:
-        await delete_topics(kafka_bootstrap, name)
+        await delete_topics_with_prefix(kafka_bootstrap, name)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     assert "tier changes published" in result.stdout
     assert "Top accounts, new-business" in result.stdout
