@@ -691,10 +691,11 @@ class Engine:
     ) -> AccountState:
         """Rebuild an account from `dump`'s blobs and its stored profile. Does not evaluate.
 
-        A model without a blob starts empty (a new model); blobs of models not loaded are
-        ignored. A blob written under another model version is fitted to the loaded version
-        (see `rescore`) but keeps its old version number until `rescore` runs: call it when
-        `needs_rescore` says so. Raises `StateDecodeError` on a corrupt blob.
+        A model without a blob starts empty (a new model; for an account with input it needs a
+        rescore); blobs of models not loaded are ignored. A blob written under another model
+        version is fitted to the loaded version (see `rescore`) but keeps its old version number
+        until `rescore` runs: call it when `needs_rescore` says so. Raises `StateDecodeError` on
+        a corrupt blob.
         """
         if meta is None:
             state = AccountState(account_id, clock=NO_INPUT_CLOCK)
@@ -705,7 +706,12 @@ class Engine:
         for compiled in self._compiled:
             blob = model_blobs.get(compiled.id)
             if blob is None:
-                state.models[compiled.id] = self._fresh_model_state(compiled, state)
+                ms = self._fresh_model_state(compiled, state)
+                if meta is not None:
+                    # A model new to a known account: version 0 makes `needs_rescore` true, so
+                    # the account is evaluated under it (cause `rescore`) before anything else.
+                    ms.version = 0
+                state.models[compiled.id] = ms
             else:
                 ms = decode_model_state(blob)
                 self._fit_behaviors(compiled, ms)
@@ -827,6 +833,16 @@ class Engine:
             clock=t,
             criteria=compiled.criterion_scores(ms, t),
         )
+
+    def standing(self, state: AccountState, model_id: str) -> tuple[str, float]:
+        """(tier, total) of the latest evaluation, without evaluating again.
+
+        Equal to `score(state, model_id)`'s tier and total whenever the state was evaluated at
+        its clock: every input (`apply_event`, `apply_profile`, `evaluate`, `rescore`) does so,
+        and a state restored from `dump` keeps the evaluation it was dumped with.
+        """
+        compiled, ms = self._model(state, model_id)
+        return ms.tier, ms.last_total
 
     def explain(self, state: AccountState, model_id: str, at: float | None = None) -> Explanation:
         """The explanation (SCORING.md section 4) at max(clock, at); nothing is mutated."""

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import struct
 import time
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
@@ -36,7 +37,16 @@ from scoring.model import Model
 from scoring.state import AccountState
 from scoring.timefmt import format_rfc3339
 from streams.metrics import Metrics
-from streams.state_store import AccountWrite, Committed, Fenced, Rank, StateStore
+from streams.state_cache import StateCache
+from streams.state_store import (
+    AccountWrite,
+    Committed,
+    Fenced,
+    Rank,
+    StateStore,
+    pack_profile,
+    unpack_profile,
+)
 
 META_FIELD = "m"
 PROFILE_FIELD = "p"
@@ -193,8 +203,10 @@ class Pipeline:
         metrics: Metrics,
         *,
         max_future_skew: float,
+        cache: StateCache | None = None,
     ) -> None:
         self.engine = engine
+        self.cache = StateCache(0) if cache is None else cache
         self.store = store
         self.publisher = publisher
         self.metrics = metrics
@@ -216,7 +228,7 @@ class Pipeline:
             profile = None
             raw_profile = fields.get(PROFILE_FIELD.encode())
             if raw_profile is not None:
-                decoded = decode_profile(raw_profile)
+                decoded = decode_profile(unpack_profile(raw_profile))
                 profile = decoded if isinstance(decoded, Profile) else None
             blobs = {
                 name.decode()[len(MODEL_FIELD_PREFIX) :]: blob
@@ -233,18 +245,15 @@ class Pipeline:
         fields = {META_FIELD: meta}
         fields.update({MODEL_FIELD_PREFIX + model: blob for model, blob in blobs.items()})
         if profile_raw is not None:
-            fields[PROFILE_FIELD] = profile_raw
+            fields[PROFILE_FIELD] = pack_profile(profile_raw)
         return AccountWrite(state.account_id, fields)
 
     def rank(self, state: AccountState, model_id: str, previous_tier: str | None) -> Rank:
-        score = self.engine.score(state, model_id)
+        """The account's place in the model's ranking: its tier and total of the latest
+        evaluation, which every batch does at the clock before it commits."""
+        tier, total = self.engine.standing(state, model_id)
         return Rank(
-            state.account_id,
-            model_id,
-            self.tier_names[model_id],
-            score.tier,
-            score.total,
-            previous_tier,
+            state.account_id, model_id, self.tier_names[model_id], tier, total, previous_tier
         )
 
     def due_time(self, state: AccountState) -> float | None:
@@ -273,21 +282,29 @@ class Pipeline:
             if isinstance(decoded, Rejection):
                 outbox.append(dead_letter(message, decoded.code, decoded.detail, now))
                 continue
-            self.metrics.events_consumed.labels(decoded.type).inc()
             ordered.append((message, decoded))
+        # Counted per type and batch: a labelled child per event costs more than the event.
+        for event_type, count in Counter(e.type for _, e in ordered).items():
+            self.metrics.events_consumed.labels(event_type).inc(count)
         owned = await self._route(ordered, outbox, now)
         states = await self._load_current(
-            partition, list(dict.fromkeys(e.account_id or "" for e in owned)), report
+            partition, token, list(dict.fromkeys(e.account_id or "" for e in owned)), report
         )
+        applied: Counter[str] = Counter()
+        duplicates: Counter[str] = Counter()
         for event in owned:
             outcome = self.engine.apply_event(states[event.account_id or ""], event)
             if outcome.duplicate:
-                report.duplicates += 1
-                self.metrics.events_deduplicated.labels(event.type).inc()
+                duplicates[event.type] += 1
                 continue
-            report.applied += 1
-            self.metrics.events_applied.labels(event.type).inc()
+            applied[event.type] += 1
             report.changes.extend(outcome.changes)
+        report.applied = applied.total()
+        report.duplicates = duplicates.total()
+        for event_type, count in applied.items():
+            self.metrics.events_applied.labels(event_type).inc(count)
+        for event_type, count in duplicates.items():
+            self.metrics.events_deduplicated.labels(event_type).inc(count)
         await self._commit(
             partition,
             token,
@@ -334,7 +351,7 @@ class Pipeline:
             else:
                 profiles.append((message, decoded))
         states = await self._load_current(
-            partition, list(dict.fromkeys(p.account_id for _, p in profiles)), report
+            partition, token, list(dict.fromkeys(p.account_id for _, p in profiles)), report
         )
         raw_profiles: dict[str, bytes] = {}
         domains: dict[str, str] = {}
@@ -367,7 +384,7 @@ class Pipeline:
         due = await self.store.due_accounts(partition, now)
         if not due:
             return report
-        states = await self.load(partition, due)
+        states = await self._take(partition, token, due)
         for state in states.values():
             report.changes.extend(self.engine.evaluate(state, now, "decay"))
         await self._commit(partition, token, "events", None, states, {}, [], report, now)
@@ -378,7 +395,7 @@ class Pipeline:
     ) -> BatchReport:
         """Brings the accounts to the loaded model versions (cause `rescore`)."""
         report = BatchReport()
-        states = await self._load_current(partition, account_ids, report)
+        states = await self._load_current(partition, token, account_ids, report)
         await self._commit(partition, token, "events", None, states, {}, [], report, now)
         return report
 
@@ -405,12 +422,24 @@ class Pipeline:
 
     # --- helpers -------------------------------------------------------------------------------
 
-    async def _load_current(
-        self, partition: int, account_ids: Sequence[str], report: BatchReport
+    async def _take(
+        self, partition: int, token: str, account_ids: Sequence[str]
     ) -> dict[str, AccountState]:
-        """Loads accounts and first rescores those written under another model version, so new
-        input always meets the loaded models (the background rescoring may not be there yet)."""
-        states = await self.load(partition, account_ids)
+        """The accounts' states for a batch that will commit under `token`: from the cache
+        where it holds them (taken out: `_commit` puts them back once committed), else Redis."""
+        cached = self.cache.take(partition, token, account_ids)
+        if len(cached) == len(account_ids):
+            return cached
+        read = await self.load(partition, [a for a in account_ids if a not in cached])
+        return {a: cached[a] if a in cached else read[a] for a in account_ids}
+
+    async def _load_current(
+        self, partition: int, token: str, account_ids: Sequence[str], report: BatchReport
+    ) -> dict[str, AccountState]:
+        """Takes accounts and first rescores those written under another model version, so
+        new input always meets the loaded models (the background rescoring may not be there
+        yet)."""
+        states = await self._take(partition, token, account_ids)
         for state in states.values():
             for model_id, ms in state.models.items():
                 report.loaded_tiers[(state.account_id, model_id)] = ms.tier
@@ -490,6 +519,7 @@ class Pipeline:
             self.metrics.fenced_batches.inc()
             return
         if isinstance(result, Committed):
+            self.cache.keep(partition, token, states)
             for message in outbox:
                 if message.destination is Destination.DEAD_LETTERS:
                     report.dead_letters += 1

@@ -83,6 +83,12 @@ class Settings(BaseSettings):
     dedupe_window: float = Field(
         7 * 86400.0, gt=0, description="Seconds an event_id is remembered (env DEDUPE_WINDOW)."
     )
+    state_cache_accounts: int = Field(
+        100_000,
+        ge=0,
+        description="Decoded account states kept in the worker between batches, about 7 KB "
+        "each; 0 turns the cache off (env STATE_CACHE_ACCOUNTS). See streams/state_cache.py.",
+    )
 
     @property
     def kafka_broker_url(self) -> str:

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import TextIO
 
 import orjson
-import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import TopicPartition
 
@@ -19,7 +18,7 @@ from streams.pipeline import Pipeline
 from streams.progress import Progress
 from streams.replay import JSONL, score_line
 from streams.settings import Settings
-from streams.state_store import StateStore
+from streams.state_store import StateStore, connect_redis
 from streams.worker import EVENTS, PROFILES, SCORE_CHANGES
 
 
@@ -101,7 +100,7 @@ async def export(
     clock, cause `decay`, exactly as the replay does. Returns the number of accounts.
     """
     engine = Engine(models, dedupe_window=settings.dedupe_window)
-    client = aioredis.from_url(settings.redis_url.get_secret_value())
+    client = connect_redis(settings.redis_url.get_secret_value())
     store = StateStore(client, settings.key_prefix)
     pipeline = Pipeline(engine, store, _NoPublisher(), Metrics(), max_future_skew=0)
     lines: list[tuple[str, str, bytes]] = []

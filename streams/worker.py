@@ -20,7 +20,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequen
 from typing import Any
 
 import faust
-import redis.asyncio as aioredis
 from aiokafka.errors import (
     KafkaConnectionError,
     KafkaTimeoutError,
@@ -40,7 +39,8 @@ from streams.app import create_app
 from streams.metrics import Metrics
 from streams.pipeline import BatchReport, Destination, Incoming, Outgoing, Pipeline
 from streams.settings import Settings
-from streams.state_store import StateStore
+from streams.state_cache import StateCache
+from streams.state_store import StateStore, connect_redis
 
 log = logging.getLogger("scorer.worker")
 
@@ -106,7 +106,7 @@ class Worker:
         self.app = create_app(settings)
         self.metrics = Metrics()
         self.engine = Engine(models, dedupe_window=settings.dedupe_window)
-        self.redis = aioredis.from_url(settings.redis_url.get_secret_value())
+        self.redis = connect_redis(settings.redis_url.get_secret_value())
         self.store = StateStore(self.redis, settings.key_prefix)
         names = {
             Destination.SCORE_CHANGES: settings.topic(SCORE_CHANGES),
@@ -120,6 +120,7 @@ class Worker:
             FaustPublisher(self.app, names),
             self.metrics,
             max_future_skew=settings.max_future_skew,
+            cache=StateCache(settings.state_cache_accounts),
         )
         self.tokens: dict[int, str] = {}
         self.locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
@@ -193,11 +194,13 @@ class Worker:
             await self.locked(partition, functools.partial(self.publish, partition))
         for partition in sorted(self.tokens.keys() - owned):
             self.tokens.pop(partition, None)
+            self.pipeline.cache.drop_partition(partition)
         self.app.add_future(self.rescore_owned())
 
     async def on_revoked(self, _app: Any, revoked: Iterable[TP], **_: Any) -> None:
         for partition in {tp.partition for tp in revoked if tp.topic in self.source_names}:
             self.tokens.pop(partition, None)
+            self.pipeline.cache.drop_partition(partition)
 
     # --- work ----------------------------------------------------------------------------------
 

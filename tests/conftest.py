@@ -17,6 +17,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from streams.settings import Settings
+from streams.state_store import connect_redis
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
@@ -62,7 +63,7 @@ async def redis_client(
 ) -> AsyncIterator[tuple[aioredis.Redis, str]]:
     """A client of the real Redis and this test's own key prefix; its keys are removed after."""
     _require(request, "redis", *settings.redis_endpoint())
-    client = aioredis.from_url(settings.redis_url.get_secret_value())
+    client = connect_redis(settings.redis_url.get_secret_value())
     prefix = f"test-{test_id}"
     try:
         yield client, prefix

@@ -66,7 +66,7 @@ from streams.pipeline import INGESTED_HEADER, is_alert, score_change_message
 from streams.processes import stop_gracefully
 from streams.settings import Settings
 from streams.simulate import simulate
-from streams.state_store import PartitionKeys
+from streams.state_store import PartitionKeys, connect_redis
 from streams.worker import EVENTS, PROFILES, SCORE_CHANGES, account_partition
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -417,7 +417,7 @@ async def delete_run(base: Settings, dep: Deployment) -> None:
     await delete_topics_with_prefix(
         base.kafka_bootstrap, dep.settings.topic_prefix, dep.settings.app_id
     )
-    client = aioredis.from_url(base.redis_url.get_secret_value())
+    client = connect_redis(base.redis_url.get_secret_value())
     try:
         for pattern in (f"{{{dep.settings.key_prefix}*", f"{dep.settings.key_prefix}*"):
             batch = []
@@ -488,7 +488,7 @@ async def naive_consume(
     correct since Redis runs them in order), plus a GET for an event that names only a domain;
     per tier change one produce awaited until acknowledged. Stops after `budget` seconds or
     `limit` events. Returns (events, seconds, tier changes)."""
-    client = aioredis.from_url(settings.redis_url.get_secret_value())
+    client = connect_redis(settings.redis_url.get_secret_value())
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap,
         enable_auto_commit=False,
@@ -798,7 +798,7 @@ async def run(base: Settings, scale: Scale, workdir: Path, keep: bool) -> Result
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%d%H%M%S")
     dep = Deployment(base, stamp, workdir)
     s = dep.settings
-    client = aioredis.from_url(s.redis_url.get_secret_value())
+    client = connect_redis(s.redis_url.get_secret_value())
     models = load_model_files([MODELS])
     n_models = len(models)
     try:
@@ -1126,7 +1126,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         results = asyncio.run(run(base, scale, Path(tmp), args.keep))
 
     async def version() -> str:
-        client = aioredis.from_url(base.redis_url.get_secret_value())
+        client = connect_redis(base.redis_url.get_secret_value())
         try:
             return str((await client.info("server"))["redis_version"])
         finally:

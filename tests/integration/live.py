@@ -18,13 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import orjson
-import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import TopicPartition
 
 from streams.kafka_admin import end_offsets
 from streams.settings import Settings
-from streams.state_store import PartitionKeys
+from streams.state_store import PartitionKeys, connect_redis
 from streams.worker import DEAD_LETTERS, EVENTS, PROFILES, SCORE_CHANGES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -124,7 +123,7 @@ class LiveRun:
         published; fails with the workers' logs after `timeout`."""
         topic = self.settings.topic(EVENTS if source == "events" else PROFILES)
         ends = await end_offsets(self.settings.kafka_bootstrap, topic, self.partitions)
-        client = aioredis.from_url(self.settings.redis_url.get_secret_value())
+        client = connect_redis(self.settings.redis_url.get_secret_value())
         deadline = time.monotonic() + timeout
         try:
             while time.monotonic() < deadline:
@@ -149,7 +148,7 @@ class LiveRun:
 
     async def versions_rescored(self) -> set[str | None]:
         """The model versions each partition was fully rescored to (None: not yet)."""
-        client = aioredis.from_url(self.settings.redis_url.get_secret_value())
+        client = connect_redis(self.settings.redis_url.get_secret_value())
         try:
             found = set()
             for partition in range(self.partitions):
@@ -163,7 +162,7 @@ class LiveRun:
 
     async def applied_count(self, source: str) -> int:
         """How many messages of the source topic Redis has applied, over all partitions."""
-        client = aioredis.from_url(self.settings.redis_url.get_secret_value())
+        client = connect_redis(self.settings.redis_url.get_secret_value())
         try:
             total = 0
             for partition in range(self.partitions):

@@ -592,3 +592,42 @@ def test_rescore_emits_changes_with_cause_rescore_and_adds_new_models() -> None:
     # a: x = 16 -> clamped 10 -> total 50: warm.
     assert [(c.model, c.tier, c.cause, c.seq) for c in changes] == [("nb", "warm", "rescore", 1)]
     assert state.models["extra"].tier == "cold"
+
+
+def test_a_model_new_to_a_restored_account_needs_a_rescore_that_evaluates_it() -> None:
+    fit = model([values("industry", "industry", {"software": 10})], id="fit")
+    old = Engine([one_criterion()])
+    state = old.new_account(ACCOUNT)
+    old.apply_profile(state, profile(T0, industry="software"))
+    meta, blobs = old.dump(state)
+
+    new = Engine([one_criterion(), fit])
+    restored = new.restore(ACCOUNT, meta, blobs, state.profile)
+
+    assert new.needs_rescore(restored)
+    changes = new.rescore(restored)
+    # The fit model's only criterion scores 10 of 10: total 100, hot at once.
+    assert [(c.model, c.previous_tier, c.tier, c.cause) for c in changes] == [
+        ("fit", "cold", "hot", "rescore")
+    ]
+    assert not new.needs_rescore(restored)
+
+
+def test_a_new_account_restored_without_any_blob_needs_no_rescore() -> None:
+    engine = Engine([one_criterion()])
+
+    assert not engine.needs_rescore(engine.restore(ACCOUNT, None, {}, None))
+
+
+def test_standing_is_the_tier_and_total_of_the_latest_evaluation() -> None:
+    engine = Engine([one_criterion(hysteresis=10.0)])
+    state = engine.new_account(ACCOUNT)
+    assert engine.standing(state, "nb") == ("cold", 0.0)
+    for n, at in enumerate([T0, T0 + HOUR, T0 + 2 * HOUR, T0 + 3 * DAY]):
+        engine.apply_event(state, event(f"e{n}", "page_view", at))
+        score = engine.score(state, "nb")
+        assert engine.standing(state, "nb") == (score.tier, score.total)
+    meta, blobs = engine.dump(state)
+    restored = engine.restore(ACCOUNT, meta, blobs, None)
+    score = engine.score(restored, "nb")
+    assert engine.standing(restored, "nb") == (score.tier, score.total)

@@ -1,0 +1,69 @@
+"""How the Redis side encodes what it sends: stored profiles and packed commands."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+from redis.asyncio.connection import Connection
+
+from scoring.state import StateDecodeError
+from streams.state_store import _HiredisPacking, pack_profile, unpack_profile
+
+PROFILE = orjson.dumps(
+    {
+        "account_id": "acct-000042",
+        "updated_at": "2026-10-19T11:06:40Z",
+        "name": "Acme Group",
+        "domains": ["acme.example"],
+        "industry": "manufacturing",
+        "employees": 2400,
+        "annual_revenue": 150000000.0,
+        "country": "SE",
+        "technologies": ["snowflake", "salesforce", "aws"],
+        "owner": {"id": "rep-3", "name": "Lee Novak", "email": "lee@example.com", "slack": "@lee"},
+        "customer": False,
+        "crm": {"stage": "Qualified", "score": 7},
+    }
+)
+
+
+def test_a_stored_profile_round_trips_byte_for_byte_and_is_smaller() -> None:
+    stored = pack_profile(PROFILE)
+
+    assert unpack_profile(stored) == PROFILE
+    assert len(stored) < 0.6 * len(PROFILE)
+
+
+def test_a_large_or_unusual_profile_round_trips() -> None:
+    raw = orjson.dumps({"account_id": "é" * 3000, "updated_at": "x", "blob": list(range(2000))})
+
+    assert unpack_profile(pack_profile(raw)) == raw
+
+
+def test_a_profile_stored_as_plain_json_reads_as_it_is() -> None:
+    assert unpack_profile(PROFILE) == PROFILE
+
+
+@pytest.mark.parametrize(
+    "damaged",
+    [pack_profile(PROFILE)[:-6], b"\x01\xff\xfe\xfd", b"\x01"],
+    ids=["truncated", "garbage", "empty"],
+)
+def test_a_corrupt_stored_profile_is_a_state_decode_error(damaged: bytes) -> None:
+    with pytest.raises(StateDecodeError, match="corrupt stored profile"):
+        unpack_profile(damaged)
+
+
+def test_hiredis_packing_sends_the_same_bytes_as_redis_py() -> None:
+    args = ("EVALSHA", "f" * 40, 3, "k1", b"\x00\xffbinary", -1, 1795000000.123456, "é", 10**20)
+
+    fast = b"".join(_HiredisPacking().pack_command(*args))
+    reference = b"".join(Connection().pack_command(*args))
+
+    assert fast == reference
+
+
+def test_a_command_name_with_a_space_is_split_like_redis_py_does() -> None:
+    fast = b"".join(_HiredisPacking().pack_command("CONFIG GET", "maxmemory"))
+
+    assert fast == b"".join(Connection().pack_command("CONFIG GET", "maxmemory"))
