@@ -223,22 +223,7 @@ class Worker:
         """One batch from faust (any partitions, one topic): per partition, score and publish."""
         now = time.time()
         started = time.perf_counter()
-        groups: dict[tuple[str, int], list[Incoming]] = {}
-        for event in batch:
-            message = event.message
-            groups.setdefault((message.topic, message.partition), []).append(
-                Incoming(
-                    topic=message.topic,
-                    partition=message.partition,
-                    offset=message.offset,
-                    key=message.key,
-                    value=message.value,
-                    timestamp=message.timestamp,
-                    headers=tuple(_headers(message.headers)),
-                )
-            )
-        for (topic, partition), messages in groups.items():
-            messages.sort(key=lambda m: m.offset)
+        for (topic, partition), messages in group_batch(batch).items():
             source = self.source_names[topic]
             work = (
                 self.pipeline.events_batch if source == "events" else self.pipeline.profiles_batch
@@ -495,6 +480,27 @@ class Worker:
             "at": format_rfc3339(now),
             "scores": scores,
         }
+
+
+def group_batch(batch: Sequence[Any]) -> dict[tuple[str, int], list[Incoming]]:
+    """A faust batch as `Incoming` messages per (topic, partition), each in offset order."""
+    groups: dict[tuple[str, int], list[Incoming]] = {}
+    for event in batch:
+        message = event.message
+        groups.setdefault((message.topic, message.partition), []).append(
+            Incoming(
+                topic=message.topic,
+                partition=message.partition,
+                offset=message.offset,
+                key=message.key,
+                value=message.value,
+                timestamp=message.timestamp,
+                headers=tuple(_headers(message.headers)),
+            )
+        )
+    for messages in groups.values():
+        messages.sort(key=lambda m: m.offset)
+    return groups
 
 
 def _headers(headers: Any) -> Iterable[tuple[str, bytes]]:

@@ -16,7 +16,7 @@ single line of ours runs, so that target can be put next to the framework's own 
    over the topic declared as `streams.worker` declares it (raw key and value serializers,
    `acks=False`, `internal=True`) that iterates `stream.take_events(BATCH_MAX, BATCH_WITHIN)`
    and does nothing with the batches;
-4. **wrap**: the same agent building the `streams.pipeline.Incoming` objects of each batch,
+4. **wrap**: the same agent calling `streams.worker.group_batch` (`Incoming` objects per partition),
    grouped per partition and sorted by offset, exactly as `Worker.handle` does before scoring:
    the per-event cost no processing of ours can avoid.
 
@@ -74,8 +74,7 @@ def child(variant: str) -> None:
     """The worker process: one agent over the events topic; writes its figures to FLOOR_RESULT
     (JSON) once it has seen FLOOR_EXPECTED events, then idles until it is stopped."""
     from streams.app import create_app
-    from streams.pipeline import Incoming
-    from streams.worker import _headers
+    from streams.worker import group_batch
 
     settings = Settings()
     expected = int(os.environ["FLOOR_EXPECTED"])
@@ -88,26 +87,6 @@ def child(variant: str) -> None:
     )
     wrap = variant == "wrap"
 
-    def incoming(batch: Sequence[Any]) -> int:
-        """Worker.handle's wrapping: Incoming per event, grouped per partition, sorted."""
-        groups: dict[tuple[str, int], list[Incoming]] = {}
-        for event in batch:
-            message = event.message
-            groups.setdefault((message.topic, message.partition), []).append(
-                Incoming(
-                    topic=message.topic,
-                    partition=message.partition,
-                    offset=message.offset,
-                    key=message.key,
-                    value=message.value,
-                    timestamp=message.timestamp,
-                    headers=tuple(_headers(message.headers)),
-                )
-            )
-        for messages in groups.values():
-            messages.sort(key=lambda m: m.offset)
-        return len(groups)
-
     @app.agent(topic, name="floor")
     async def floor(stream: Any) -> AsyncIterator[None]:
         seen, batches = 0, 0
@@ -116,7 +95,7 @@ def child(variant: str) -> None:
             if seen == 0:
                 first_wall, first_cpu = time.monotonic(), _cpu()
             if wrap:
-                incoming(batch)
+                group_batch(batch)  # Worker.handle's own wrapping
             seen += len(batch)
             batches += 1
             if seen >= expected and not result.exists():
