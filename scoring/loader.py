@@ -60,6 +60,7 @@ COMMON_KEYS: Final = ("id", "kind", "weight")
 PROFILE_KEYS: Final = (*COMMON_KEYS, "field", "bands", "values", "any", "default", "missing")
 BEHAVIORAL_KEYS: Final = (*COMMON_KEYS, "half_life", "saturation", "signals")
 BREADTH_KEYS: Final = (*COMMON_KEYS, "window", "saturation", "of")
+MAX_BREADTH_SATURATION: Final = 255
 ANY_KIND_KEYS: Final = tuple(dict.fromkeys(PROFILE_KEYS + BEHAVIORAL_KEYS + BREADTH_KEYS))
 SIGNAL_KEYS: Final = ("id", "event", "points", "daily_cap", "where")
 KINDS: Final = ("firmographic", "technographic", "behavioral", "breadth")
@@ -554,6 +555,12 @@ def _read_breadth(
     saturation = _read_number(
         problems, fields.get("saturation", ABSENT), f"{place}.saturation", above=0
     )
+    if saturation > MAX_BREADTH_SATURATION:
+        # The state keeps the ceil(saturation) most recent contacts, at most 255 (docs/state.md).
+        problems.add(
+            f"{place}.saturation",
+            f"must be at most {MAX_BREADTH_SATURATION} contacts, got {_num(saturation)}",
+        )
     of = _read_ident(problems, fields.get("of", ABSENT), f"{place}.of", NAME_ID, NAME_ID_RULE)
     if not problems.clean_since(mark):
         return None

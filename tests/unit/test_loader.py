@@ -303,6 +303,7 @@ RULE_CASES = [
     _case("criteria[4].window", "0s", "must be longer than 0"),
     _case("criteria[4].window", DELETE, "required key is missing"),
     _case("criteria[4].saturation", -3, "must be greater than 0"),
+    _case("criteria[4].saturation", 256, "must be at most 255 contacts, got 256"),
     _case("criteria[4].of", DELETE, "required key is missing"),
     _case(
         "criteria[4].of",
