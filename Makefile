@@ -8,19 +8,44 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: help setup up down status test unit lint format demo bench bench-replay clean
+# The native scoring core: a Rust crate (PyO3) built as the module scoring._core.
+NATIVE := scoring/native
+NATIVE_SRC := $(NATIVE)/Cargo.toml $(NATIVE)/Cargo.lock $(wildcard $(NATIVE)/src/*.rs $(NATIVE)/src/*/*.rs)
+# rustup's place for cargo, for a shell that has not sourced ~/.cargo/env yet.
+ifneq ($(wildcard $(HOME)/.cargo/bin/cargo),)
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+endif
+NEED_CARGO := command -v cargo >/dev/null || { echo 'cargo (Rust) is needed to build the native core scoring/native: install it with  curl https://sh.rustup.rs -sSf | sh -s -- -y  then run  . ~/.cargo/env' >&2; exit 1; }
+# The interpreter pyo3 builds against: the venv's, as in the build that pip runs for `make setup`.
+CARGO_ENV = PYO3_PYTHON=$(abspath $(PY)) PYO3_BUILD_EXTENSION_MODULE=1
+
+.PHONY: help setup native up down status test unit lint format demo bench bench-replay clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
 setup: $(STAMP) ## Create .venv with the project installed (editable, dev extras)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(NATIVE_SRC)
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed: set PYTHON=python3.11")'
+	@$(NEED_CARGO)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -m pip install -q --upgrade pip
 	@$(PY) -m pip install -q -e '.[dev]'
 	@touch $(STAMP)
+
+native: ## Rebuild only the native core (scoring/native) in place, fast: for iterating on Rust
+	@$(NEED_CARGO)
+	@test -x $(PY) || $(MAKE) --no-print-directory setup
+	@$(CARGO_ENV) cargo build --release --manifest-path $(NATIVE)/Cargo.toml
+	@# Where the editable install puts it (abi3: pyproject.toml); copied then renamed, so that a
+	@# running worker keeps its old mapping intact. A version-tagged copy would shadow it: removed.
+	@cp $(NATIVE)/target/release/lib_core.so scoring/_core.abi3.so~
+	@mv -f scoring/_core.abi3.so~ scoring/_core.abi3.so && rm -f scoring/_core.cpython-*.so
+	@echo "installed scoring/_core.abi3.so"
+	@# The module is now as fresh as a `make setup` would make it: spare the next one a rebuild,
+	@# unless pyproject.toml changed since (then the next `make setup` reinstalls).
+	@if [ $(STAMP) -nt pyproject.toml ]; then touch $(STAMP); fi
 
 up: setup ## Start Kafka (KRaft) and Redis on 127.0.0.1 (installs them on first run)
 	@$(PY) deploy/local/stack.py up
@@ -37,14 +62,17 @@ test: setup up ## Run the whole suite, unit and integration, against the real Ka
 unit: setup ## Run the unit tests only (no services needed)
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
 
-lint: setup ## ruff (lint + format check) and mypy (strict on scoring/)
+lint: setup ## ruff (lint + format check), mypy (strict on scoring/), cargo fmt and clippy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy scoring streams
+	cargo fmt --manifest-path $(NATIVE)/Cargo.toml --check
+	$(CARGO_ENV) cargo clippy --manifest-path $(NATIVE)/Cargo.toml -- -D warnings
 
-format: setup ## Apply ruff's fixes and formatting
+format: setup ## Apply ruff's fixes and formatting, and cargo fmt
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
+	cargo fmt --manifest-path $(NATIVE)/Cargo.toml
 
 demo: up ## The live pipeline end to end: simulated market in, tier changes out
 	@$(PY) -m streams.cli demo
@@ -55,5 +83,6 @@ bench-replay: setup ## Benchmark the offline replay of the scoring core (one cor
 bench: up ## All benchmarks, ~25 min (not part of make test); rewrites docs/benchmarks.md
 	$(PY) tests/bench/bench_pipeline.py --out docs/benchmarks.md
 
-clean: down ## Remove the venv and the local services' data
+clean: down ## Remove the venv, the native build and the local services' data
 	rm -rf $(VENV) deploy/local/data .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(NATIVE)/target scoring/_core*.so

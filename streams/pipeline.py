@@ -441,8 +441,8 @@ class Pipeline:
         yet)."""
         states = await self._take(partition, token, account_ids)
         for state in states.values():
-            for model_id, ms in state.models.items():
-                report.loaded_tiers[(state.account_id, model_id)] = ms.tier
+            for model_id, tier in state.tiers().items():
+                report.loaded_tiers[(state.account_id, model_id)] = tier
             if self.engine.needs_rescore(state):
                 report.changes.extend(self.engine.rescore(state))
         return states

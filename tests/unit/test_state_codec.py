@@ -1,51 +1,60 @@
-"""The state codec: lossless round trips, compact blobs, refusal of foreign bytes."""
+"""The state codec: lossless round trips, compact blobs, refusal of foreign bytes.
+
+The layout is written out here a second time with `struct`, from docs/state.md, so the native
+codec is checked against the document and not only against itself.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import struct
+from typing import Any
 
 import pytest
 from factories import ACCOUNT, DAY, HOUR, T0, event, profile, scoring_md_model
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from scoring import _core
 from scoring.engine import Engine
-from scoring.state import (
-    AccountState,
-    BehaviorState,
-    ModelState,
-    StateDecodeError,
-    decode_account_meta,
-    decode_model_state,
-    encode_account_meta,
-    encode_model_state,
-)
+from scoring.state import AccountState, StateDecodeError
 
-Snapshot = tuple[object, ...]
+Snapshot = dict[str, Any]
 
 
-def snapshot(ms: ModelState) -> Snapshot:
-    """Everything the codec must keep (`fit_points` and `weighted` are caches, not stored)."""
-    return (
-        ms.version,
-        ms.tier,
-        ms.seq,
-        ms.last_total,
-        [
-            (
-                bs.fingerprint,
-                bs.ref,
-                bs.sums,
-                bs.last_hit,
-                bs.streak,
-                bs.cap_day,
-                bs.cap_today,
-                bs.cap_yesterday,
-                bs.contacts,
-            )
-            for bs in ms.behaviors
-        ],
-    )
+def snapshot(view: dict[str, Any]) -> Snapshot:
+    """Everything the codec must keep of a model view (`fit_*` and `weighted` are caches)."""
+    kept = {key: view[key] for key in ("version", "tier", "seq", "last_total")}
+    kept["behaviors"] = [
+        {key: value for key, value in bs.items() if key != "weighted"} for bs in view["behaviors"]
+    ]
+    return kept
+
+
+def model_view(state: AccountState, model_id: str) -> Snapshot:
+    return snapshot(state.view()["models"][model_id])
+
+
+def spec_model_blob(ms: Snapshot) -> bytes:
+    """A model-state blob laid out as docs/state.md says."""
+    tier = ms["tier"].encode()
+    parts = [struct.pack("<BIIdB", 1, ms["version"], ms["seq"], ms["last_total"], len(tier)), tier]
+    parts.append(bytes((len(ms["behaviors"]),)))
+    for bs in ms["behaviors"]:
+        signals = len(bs["sums"])
+        hits = [k for k in range(signals) if bs["sums"][k] != 0.0 or bs["streak"][k]]
+        caps = [k for k in range(signals) if bs["cap_today"][k] or bs["cap_yesterday"][k]]
+        head = (bs["fingerprint"], signals, bs["ref"], bs["cap_day"])
+        parts.append(struct.pack("<IBdiBBB", *head, len(hits), len(caps), len(bs["contacts"])))
+        parts.extend(
+            struct.pack("<BddH", k, bs["sums"][k], bs["last_hit"][k], bs["streak"][k]) for k in hits
+        )
+        parts.extend(
+            struct.pack("<BII", k, bs["cap_today"][k], bs["cap_yesterday"][k]) for k in caps
+        )
+        parts.extend(struct.pack("<8sd", key, at) for key, at in bs["contacts"].items())
+    return b"".join(parts)
 
 
 def typical_account(engine: Engine) -> AccountState:
@@ -62,16 +71,23 @@ def typical_account(engine: Engine) -> AccountState:
 def test_model_state_round_trip_is_exact() -> None:
     engine = Engine([scoring_md_model()])
     state = typical_account(engine)
-    ms = state.models["new-business"]
-    assert snapshot(decode_model_state(encode_model_state(ms))) == snapshot(ms)
+    _, blobs = engine.dump(state)
+    assert snapshot(_core.model_state_view(blobs["new-business"])) == model_view(
+        state, "new-business"
+    )
+    assert blobs["new-business"] == spec_model_blob(model_view(state, "new-business"))
 
 
 def test_account_meta_round_trip_is_exact() -> None:
     engine = Engine([scoring_md_model()])
     state = typical_account(engine)
-    back = decode_account_meta(ACCOUNT, encode_account_meta(state))
-    assert (back.account_id, back.clock, back.dedupe) == (ACCOUNT, state.clock, state.dedupe)
-    assert len(state.dedupe) == 4
+    meta, _ = engine.dump(state)
+    view = state.view()
+    assert _core.meta_view(meta) == (view["clock"], view["dedupe"])
+    assert len(view["dedupe"]) == 4
+    assert meta == struct.pack("<Bd", 1, state.clock) + b"".join(
+        struct.pack("<8sd", key, at) for key, at in view["dedupe"].items()
+    )
 
 
 def test_typical_model_state_is_well_under_200_bytes() -> None:
@@ -107,9 +123,8 @@ def test_restore_without_blobs_is_a_new_account_and_unloaded_models_are_dropped(
     engine = Engine([scoring_md_model()])
     state = engine.restore(ACCOUNT, None, {"gone": b"\x01"}, None)
     fresh = engine.new_account(ACCOUNT)
-    assert snapshot(state.models["new-business"]) == snapshot(fresh.models["new-business"])
-    assert state.clock == fresh.clock and list(state.models) == ["new-business"]
-    state.models["gone"] = fresh.models["new-business"]
+    assert model_view(state, "new-business") == model_view(fresh, "new-business")
+    assert state.clock == fresh.clock and state.tiers() == {"new-business": "cold"}
     _, blobs = engine.dump(state)
     assert list(blobs) == ["new-business"]
 
@@ -120,7 +135,7 @@ def test_dump_prunes_dedupe_entries_older_than_the_window() -> None:
     engine.apply_event(state, event("old", "page_view", T0))
     engine.apply_event(state, event("new", "page_view", T0 + 2 * DAY))
     meta, _ = engine.dump(state)
-    assert len(decode_account_meta(ACCOUNT, meta).dedupe) == 1
+    assert len(_core.meta_view(meta)[1]) == 1
 
 
 @pytest.mark.parametrize(
@@ -129,17 +144,27 @@ def test_dump_prunes_dedupe_entries_older_than_the_window() -> None:
     ids=["empty", "unknown format", "truncated", "trailing bytes"],
 )
 def test_foreign_model_blobs_are_refused(blob: bytes | None) -> None:
+    engine = Engine([scoring_md_model()])
     if blob is None:
-        engine = Engine([scoring_md_model()])
-        blob = encode_model_state(engine.new_account(ACCOUNT).models["new-business"]) + b"x"
+        blob = engine.dump(engine.new_account(ACCOUNT))[1]["new-business"] + b"x"
     with pytest.raises(StateDecodeError):
-        decode_model_state(blob)
+        engine.restore(ACCOUNT, None, {"new-business": blob}, None)
 
 
 @pytest.mark.parametrize("blob", [b"", b"\x02" + bytes(8), b"\x01" + bytes(8) + b"xyz"])
 def test_foreign_meta_blobs_are_refused(blob: bytes) -> None:
     with pytest.raises(StateDecodeError):
-        decode_account_meta(ACCOUNT, blob)
+        Engine([scoring_md_model()]).restore(ACCOUNT, blob, {}, None)
+
+
+def test_a_signal_index_outside_the_criterion_is_refused() -> None:
+    engine = Engine([scoring_md_model()])
+    view = model_view(engine.new_account(ACCOUNT), "new-business")
+    view["behaviors"][0]["streak"][0] = 1
+    blob = bytearray(spec_model_blob(view))
+    blob[-19] = 200  # the one hit's signal index
+    with pytest.raises(StateDecodeError, match="out of range"):
+        engine.restore(ACCOUNT, None, {"new-business": bytes(blob)}, None)
 
 
 def test_restore_of_an_old_version_needs_a_rescore() -> None:
@@ -159,39 +184,44 @@ u32 = st.integers(0, 2**32 - 1)
 
 
 @st.composite
-def behavior_states(draw: st.DrawFn) -> BehaviorState:
+def behavior_states(draw: st.DrawFn) -> Snapshot:
     signals = draw(st.integers(0, 12))
-    bs = BehaviorState(draw(u32), signals)
-    bs.ref = draw(finite)
-    bs.cap_day = draw(st.integers(-(2**31), 2**31 - 1))
+    bs: Snapshot = {
+        "fingerprint": draw(u32),
+        "ref": draw(finite),
+        "sums": [0.0] * signals,
+        "last_hit": [0.0] * signals,
+        "streak": [0] * signals,
+        "cap_day": draw(st.integers(-(2**31), 2**31 - 1)),
+        "cap_today": [draw(st.integers(0, 1000)) for _ in range(signals)],
+        "cap_yesterday": [draw(st.integers(0, 1000)) for _ in range(signals)],
+    }
     for k in range(signals):
         if draw(st.booleans()):
-            bs.sums[k] = draw(finite)
-            bs.last_hit[k] = draw(finite)
-            bs.streak[k] = draw(st.integers(1, 0xFFFF))  # hit at least once
-        bs.cap_today[k] = draw(st.integers(0, 1000))
-        bs.cap_yesterday[k] = draw(st.integers(0, 1000))
-    bs.contacts = draw(st.dictionaries(st.binary(min_size=8, max_size=8), finite, max_size=6))
+            bs["sums"][k] = draw(finite)
+            bs["last_hit"][k] = draw(finite)
+            bs["streak"][k] = draw(st.integers(1, 0xFFFF))  # hit at least once
+    bs["contacts"] = draw(st.dictionaries(st.binary(min_size=8, max_size=8), finite, max_size=6))
     return bs
 
 
 @st.composite
-def model_states(draw: st.DrawFn) -> ModelState:
-    return ModelState(
-        draw(u32),
-        draw(st.text(max_size=20)),
-        draw(st.lists(behavior_states(), max_size=4)),
-        seq=draw(u32),
-        last_total=draw(finite),
-    )
+def model_states(draw: st.DrawFn) -> Snapshot:
+    return {
+        "version": draw(u32),
+        "tier": draw(st.text(max_size=20).filter(lambda t: len(t.encode()) <= 255)),
+        "seq": draw(u32),
+        "last_total": draw(finite),
+        "behaviors": draw(st.lists(behavior_states(), max_size=4)),
+    }
 
 
 @settings(max_examples=150, deadline=None)
 @given(model_states())
-def test_any_model_state_round_trips(ms: ModelState) -> None:
-    if len(ms.tier.encode()) > 255:
-        return
-    assert snapshot(decode_model_state(encode_model_state(ms))) == snapshot(ms)
+def test_any_model_state_round_trips(ms: Snapshot) -> None:
+    blob = spec_model_blob(ms)
+    assert snapshot(_core.model_state_view(blob)) == ms
+    assert _core.reencode_model_state(blob) == blob
 
 
 @settings(max_examples=100, deadline=None)
@@ -200,10 +230,10 @@ def test_any_model_state_round_trips(ms: ModelState) -> None:
     st.dictionaries(st.binary(min_size=8, max_size=8), finite, max_size=20),
 )
 def test_any_account_meta_round_trips(clock: float, dedupe: dict[bytes, float]) -> None:
-    state = AccountState(ACCOUNT, clock=clock)
-    state.dedupe = dedupe
-    back = decode_account_meta(ACCOUNT, encode_account_meta(state))
-    assert (back.clock, back.dedupe) == (clock, dedupe)
+    blob = struct.pack("<Bd", 1, clock) + b"".join(
+        struct.pack("<8sd", key, at) for key, at in dedupe.items()
+    )
+    assert _core.meta_view(blob) == (clock, dedupe)
 
 
 def test_score_is_a_frozen_value() -> None:
@@ -211,3 +241,12 @@ def test_score_is_a_frozen_value() -> None:
     score = engine.score(typical_account(engine), "new-business")
     with pytest.raises(dataclasses.FrozenInstanceError):
         score.total = 0.0  # type: ignore[misc]
+
+
+def test_event_and_contact_ids_are_kept_as_8_byte_blake2b_digests() -> None:
+    engine = Engine([scoring_md_model()])
+    view = typical_account(engine).view()
+    digest = lambda text: hashlib.blake2b(text.encode(), digest_size=8).digest()  # noqa: E731
+    assert list(view["dedupe"]) == [digest(e) for e in ("p1", "p2", "d1", "f1")]
+    contacts = view["models"]["new-business"]["behaviors"][0]["contacts"]
+    assert set(contacts) == {digest("ann"), digest("bob")}

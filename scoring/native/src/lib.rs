@@ -1,0 +1,1488 @@
+//! The scoring engine's per-account state and per-event arithmetic (SCORING.md section 3).
+//!
+//! `scoring/engine.py` compiles the models (ids, tiers, criteria, `where` tests) and hands the
+//! compiled numbers to `Core`; everything that runs per event or per stored account lives here:
+//! the account state, its binary codec (docs/state.md), applying an event's hits, evaluating
+//! every model, tiers with hysteresis, rescoring and the time of the next decay-driven tier
+//! change. Explanations, profile criteria and the loader stay in Python, which reads the
+//! numbers through `moment` tuples. Nothing here does I/O or reads a clock.
+//!
+//! Every float operation follows the order of the Python it replaced, so results are the same
+//! bits: sums run left to right from zero, `2^x` is libm's `pow(2, x)` like CPython's `**`,
+//! and the UTC day is CPython's float floor division.
+
+use std::hint::black_box;
+
+use blake2::digest::{Update, VariableOutput};
+use blake2::Blake2bVar;
+use indexmap::IndexMap;
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+use pyo3::{intern, IntoPyObjectExt};
+
+const CODEC_FORMAT: u8 = 1;
+const MAX_STREAK: u32 = 0xFFFF;
+const REBASE_HALF_LIVES: f64 = 60.0;
+const DAY: f64 = 86400.0;
+const DUE_PRECISION: f64 = 0.01;
+
+type Key = [u8; 8];
+
+/// 2^x exactly as CPython computes `2.0 ** x` (libm `pow`); `black_box` keeps the compiler
+/// from rewriting it to `exp2`, which may differ in the last bit.
+#[inline]
+fn pow2(x: f64) -> f64 {
+    black_box(2.0f64).powf(x)
+}
+
+/// CPython's `float // float` (floatobject.c `_float_div_mod`), which can differ from
+/// `floor(a / b)` when the quotient rounds up to an integer.
+fn py_floordiv(vx: f64, wx: f64) -> f64 {
+    let m = vx % wx;
+    let mut div = (vx - m) / wx;
+    if m != 0.0 && (wx < 0.0) != (m < 0.0) {
+        div -= 1.0;
+    }
+    if div != 0.0 {
+        let mut floordiv = div.floor();
+        if div - floordiv > 0.5 {
+            floordiv += 1.0;
+        }
+        floordiv
+    } else {
+        (0.0f64).copysign(vx / wx)
+    }
+}
+
+/// 8-byte blake2b digest (digest_size=8, as Python's `hashlib.blake2b`) of an id.
+fn hash_id(text: &str) -> Key {
+    let mut hasher = Blake2bVar::new(8).expect("8 is a valid blake2b size");
+    hasher.update(text.as_bytes());
+    let mut out = [0u8; 8];
+    hasher.finalize_variable(&mut out).expect("8-byte buffer");
+    out
+}
+
+// --- state -----------------------------------------------------------------------------------
+
+/// One behavioral criterion of one model for one account (see scoring/state.py's docs).
+#[derive(Clone)]
+struct BehaviorState {
+    fingerprint: u32,
+    reference: f64,
+    sums: Vec<f64>,
+    last_hit: Vec<f64>,
+    streak: Vec<u32>,
+    cap_day: i32,
+    cap_today: Vec<u32>,
+    cap_yesterday: Vec<u32>,
+    contacts: IndexMap<Key, f64>,
+    weighted: f64,
+}
+
+impl BehaviorState {
+    fn new(fingerprint: u32, signals: usize) -> Self {
+        BehaviorState {
+            fingerprint,
+            reference: 0.0,
+            sums: vec![0.0; signals],
+            last_hit: vec![0.0; signals],
+            streak: vec![0; signals],
+            cap_day: 0,
+            cap_today: vec![0; signals],
+            cap_yesterday: vec![0; signals],
+            contacts: IndexMap::new(),
+            weighted: 0.0,
+        }
+    }
+
+    /// Move the daily-cap counters to UTC day `day`: only the next day keeps a counter.
+    fn roll_caps(&mut self, day: i32) {
+        if day == self.cap_day {
+            return;
+        }
+        let signals = self.sums.len();
+        if day as i64 == self.cap_day as i64 + 1 {
+            self.cap_yesterday = std::mem::replace(&mut self.cap_today, vec![0; signals]);
+        } else {
+            self.cap_yesterday = vec![0; signals];
+            self.cap_today = vec![0; signals];
+        }
+        self.cap_day = day;
+    }
+}
+
+#[derive(Clone)]
+struct ModelState {
+    model: String,
+    version: u32,
+    tier: String,
+    seq: u32,
+    last_total: f64,
+    behaviors: Vec<BehaviorState>,
+    fit_scores: Vec<f64>,
+    fit_points: f64,
+}
+
+/// Everything the engine keeps about one account; opaque to Python except for the getters.
+#[pyclass(module = "scoring._core")]
+pub struct AccountState {
+    #[pyo3(get)]
+    account_id: String,
+    #[pyo3(get, set)]
+    clock: f64,
+    #[pyo3(get, set)]
+    profile: Option<Py<PyAny>>,
+    dedupe: IndexMap<Key, f64>,
+    dedupe_limit: usize,
+    models: Vec<ModelState>,
+}
+
+#[pymethods]
+impl AccountState {
+    /// An account with no model state yet (the engine's `new_account` gives a usable one).
+    #[new]
+    #[pyo3(signature = (account_id, *, clock = 0.0))]
+    fn py_new(account_id: String, clock: f64) -> Self {
+        AccountState {
+            account_id,
+            clock,
+            profile: None,
+            dedupe: IndexMap::new(),
+            dedupe_limit: 0,
+            models: Vec::new(),
+        }
+    }
+
+    /// Model id -> current tier name.
+    fn tiers<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let out = PyDict::new(py);
+        for ms in &self.models {
+            out.set_item(&ms.model, &ms.tier)?;
+        }
+        Ok(out)
+    }
+
+    /// Everything stored, as plain Python values (tests, docs, debugging); a copy.
+    fn view<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let out = PyDict::new(py);
+        out.set_item("account_id", &self.account_id)?;
+        out.set_item("clock", self.clock)?;
+        let dedupe = PyDict::new(py);
+        for (key, at) in &self.dedupe {
+            dedupe.set_item(PyBytes::new(py, key), at)?;
+        }
+        out.set_item("dedupe", dedupe)?;
+        let models = PyDict::new(py);
+        for ms in &self.models {
+            models.set_item(&ms.model, model_view(py, ms)?)?;
+        }
+        out.set_item("models", models)?;
+        Ok(out)
+    }
+}
+
+fn model_view<'py>(py: Python<'py>, ms: &ModelState) -> PyResult<Bound<'py, PyDict>> {
+    let m = PyDict::new(py);
+    m.set_item("version", ms.version)?;
+    m.set_item("tier", &ms.tier)?;
+    m.set_item("seq", ms.seq)?;
+    m.set_item("last_total", ms.last_total)?;
+    m.set_item("fit_points", ms.fit_points)?;
+    m.set_item("fit_scores", PyTuple::new(py, &ms.fit_scores)?)?;
+    let behaviors = PyList::empty(py);
+    for bs in &ms.behaviors {
+        let b = PyDict::new(py);
+        b.set_item("fingerprint", bs.fingerprint)?;
+        b.set_item("ref", bs.reference)?;
+        b.set_item("weighted", bs.weighted)?;
+        b.set_item("sums", bs.sums.clone())?;
+        b.set_item("last_hit", bs.last_hit.clone())?;
+        b.set_item("streak", bs.streak.clone())?;
+        b.set_item("cap_day", bs.cap_day)?;
+        b.set_item("cap_today", bs.cap_today.clone())?;
+        b.set_item("cap_yesterday", bs.cap_yesterday.clone())?;
+        let contacts = PyDict::new(py);
+        for (key, at) in &bs.contacts {
+            contacts.set_item(PyBytes::new(py, key), at)?;
+        }
+        b.set_item("contacts", contacts)?;
+        behaviors.append(b)?;
+    }
+    m.set_item("behaviors", behaviors)?;
+    Ok(m)
+}
+
+// --- codec (docs/state.md: little-endian, a leading format byte) ---------------------------
+
+struct Reader<'a> {
+    blob: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
+        let end = self
+            .pos
+            .checked_add(n)
+            .filter(|&end| end <= self.blob.len());
+        match end {
+            Some(end) => {
+                let out = &self.blob[self.pos..end];
+                self.pos = end;
+                Ok(out)
+            }
+            None => Err(format!("{} bytes needed at offset {}", n, self.pos)),
+        }
+    }
+    fn u8(&mut self) -> Result<u8, String> {
+        Ok(self.take(1)?[0])
+    }
+    fn u16(&mut self) -> Result<u16, String> {
+        Ok(u16::from_le_bytes(self.take(2)?.try_into().unwrap()))
+    }
+    fn u32(&mut self) -> Result<u32, String> {
+        Ok(u32::from_le_bytes(self.take(4)?.try_into().unwrap()))
+    }
+    fn i32(&mut self) -> Result<i32, String> {
+        Ok(i32::from_le_bytes(self.take(4)?.try_into().unwrap()))
+    }
+    fn f64(&mut self) -> Result<f64, String> {
+        Ok(f64::from_le_bytes(self.take(8)?.try_into().unwrap()))
+    }
+    fn key(&mut self) -> Result<Key, String> {
+        Ok(self.take(8)?.try_into().unwrap())
+    }
+}
+
+fn encode_model_state(ms: &ModelState) -> Result<Vec<u8>, String> {
+    let tier = ms.tier.as_bytes();
+    if tier.len() > 255 || ms.behaviors.len() > 255 {
+        return Err("tier name over 255 bytes or more than 255 behavioral criteria".into());
+    }
+    let mut out = Vec::with_capacity(64 + 64 * ms.behaviors.len());
+    out.push(CODEC_FORMAT);
+    out.extend_from_slice(&ms.version.to_le_bytes());
+    out.extend_from_slice(&ms.seq.to_le_bytes());
+    out.extend_from_slice(&ms.last_total.to_le_bytes());
+    out.push(tier.len() as u8);
+    out.extend_from_slice(tier);
+    out.push(ms.behaviors.len() as u8);
+    for bs in &ms.behaviors {
+        let signals = bs.sums.len();
+        if signals > 255 {
+            return Err("more than 255 signals in one criterion".into());
+        }
+        if bs.contacts.len() > 255 {
+            return Err("more than 255 contacts kept for one criterion".into());
+        }
+        let hits: Vec<usize> = (0..signals)
+            .filter(|&k| bs.sums[k] != 0.0 || bs.streak[k] != 0)
+            .collect();
+        let caps: Vec<usize> = (0..signals)
+            .filter(|&k| bs.cap_today[k] != 0 || bs.cap_yesterday[k] != 0)
+            .collect();
+        out.extend_from_slice(&bs.fingerprint.to_le_bytes());
+        out.push(signals as u8);
+        out.extend_from_slice(&bs.reference.to_le_bytes());
+        out.extend_from_slice(&bs.cap_day.to_le_bytes());
+        out.push(hits.len() as u8);
+        out.push(caps.len() as u8);
+        out.push(bs.contacts.len() as u8);
+        for k in hits {
+            out.push(k as u8);
+            out.extend_from_slice(&bs.sums[k].to_le_bytes());
+            out.extend_from_slice(&bs.last_hit[k].to_le_bytes());
+            out.extend_from_slice(&(bs.streak[k].min(MAX_STREAK) as u16).to_le_bytes());
+        }
+        for k in caps {
+            out.push(k as u8);
+            out.extend_from_slice(&bs.cap_today[k].to_le_bytes());
+            out.extend_from_slice(&bs.cap_yesterday[k].to_le_bytes());
+        }
+        for (key, at) in &bs.contacts {
+            out.extend_from_slice(key);
+            out.extend_from_slice(&at.to_le_bytes());
+        }
+    }
+    Ok(out)
+}
+
+fn decode_model_state(model: &str, blob: &[u8]) -> Result<ModelState, String> {
+    let mut r = Reader { blob, pos: 0 };
+    let corrupt = |e: String| format!("corrupt model state: {e}");
+    let format = r.u8().map_err(corrupt)?;
+    if format != CODEC_FORMAT {
+        return Err(format!("unknown model-state format {format}"));
+    }
+    let version = r.u32().map_err(corrupt)?;
+    let seq = r.u32().map_err(corrupt)?;
+    let last_total = r.f64().map_err(corrupt)?;
+    let tier_len = r.u8().map_err(corrupt)? as usize;
+    let tier = std::str::from_utf8(r.take(tier_len).map_err(corrupt)?)
+        .map_err(|e| corrupt(e.to_string()))?
+        .to_owned();
+    let count = r.u8().map_err(corrupt)?;
+    let mut behaviors = Vec::with_capacity(count as usize);
+    for _ in 0..count {
+        let fingerprint = r.u32().map_err(corrupt)?;
+        let signals = r.u8().map_err(corrupt)? as usize;
+        let reference = r.f64().map_err(corrupt)?;
+        let cap_day = r.i32().map_err(corrupt)?;
+        let hits = r.u8().map_err(corrupt)?;
+        let caps = r.u8().map_err(corrupt)?;
+        let contacts = r.u8().map_err(corrupt)?;
+        let mut bs = BehaviorState::new(fingerprint, signals);
+        bs.reference = reference;
+        bs.cap_day = cap_day;
+        let index = |k: u8| -> Result<usize, String> {
+            let k = k as usize;
+            if k < signals {
+                Ok(k)
+            } else {
+                Err(corrupt(format!("signal index {k} out of range")))
+            }
+        };
+        for _ in 0..hits {
+            let k = index(r.u8().map_err(corrupt)?)?;
+            bs.sums[k] = r.f64().map_err(corrupt)?;
+            bs.last_hit[k] = r.f64().map_err(corrupt)?;
+            bs.streak[k] = r.u16().map_err(corrupt)? as u32;
+        }
+        for _ in 0..caps {
+            let k = index(r.u8().map_err(corrupt)?)?;
+            bs.cap_today[k] = r.u32().map_err(corrupt)?;
+            bs.cap_yesterday[k] = r.u32().map_err(corrupt)?;
+        }
+        for _ in 0..contacts {
+            let key = r.key().map_err(corrupt)?;
+            let at = r.f64().map_err(corrupt)?;
+            bs.contacts.insert(key, at);
+        }
+        behaviors.push(bs);
+    }
+    if r.pos != blob.len() {
+        return Err("corrupt model state: trailing bytes".into());
+    }
+    Ok(ModelState {
+        model: model.to_owned(),
+        version,
+        tier,
+        seq,
+        last_total,
+        behaviors,
+        fit_scores: Vec::new(),
+        fit_points: 0.0,
+    })
+}
+
+fn encode_meta(state: &AccountState) -> Vec<u8> {
+    let mut out = Vec::with_capacity(9 + 16 * state.dedupe.len());
+    out.push(CODEC_FORMAT);
+    out.extend_from_slice(&state.clock.to_le_bytes());
+    for (key, at) in &state.dedupe {
+        out.extend_from_slice(key);
+        out.extend_from_slice(&at.to_le_bytes());
+    }
+    out
+}
+
+fn decode_meta(blob: &[u8]) -> Result<(f64, IndexMap<Key, f64>), String> {
+    let mut r = Reader { blob, pos: 0 };
+    let format = r.u8().map_err(|e| format!("corrupt account meta: {e}"))?;
+    let clock = r.f64().map_err(|e| format!("corrupt account meta: {e}"))?;
+    if format != CODEC_FORMAT {
+        return Err(format!("unknown account-meta format {format}"));
+    }
+    if !(blob.len() - r.pos).is_multiple_of(16) {
+        return Err("corrupt account meta: truncated dedupe entry".into());
+    }
+    let mut dedupe = IndexMap::with_capacity((blob.len() - r.pos) / 16);
+    while r.pos < blob.len() {
+        let key = r.key()?;
+        let at = r.f64()?;
+        dedupe.insert(key, at);
+    }
+    Ok((clock, dedupe))
+}
+
+// --- compiled models -------------------------------------------------------------------------
+
+struct BehaviorDef {
+    fingerprint: u32,
+    half_life: f64,
+    points: Vec<f64>,
+    contact_keep: usize,
+    contact_window: f64,
+    weight_scale: f64,
+    saturation: f64,
+}
+
+struct BreadthDef {
+    behavior: usize,
+    window: f64,
+    weight_scale: f64,
+    saturation: f64,
+}
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Profile,
+    Behavioral,
+    Breadth,
+}
+
+struct ModelDef {
+    id: String,
+    version: u32,
+    scale: f64,
+    hysteresis: f64,
+    norm: f64,
+    tier_names: Vec<String>,
+    tier_mins: Vec<f64>,
+    behaviors: Vec<BehaviorDef>,
+    breadths: Vec<BreadthDef>,
+    plan: Vec<(Kind, usize)>,
+}
+
+impl ModelDef {
+    fn tier_index(&self, name: &str) -> Option<usize> {
+        self.tier_names.iter().position(|n| n == name)
+    }
+
+    /// The totals that keep tier `i`: [min - hysteresis, min of the tier above).
+    fn bounds(&self, i: usize) -> (f64, f64) {
+        let lo = if i < self.tier_mins.len() - 1 {
+            self.tier_mins[i] - self.hysteresis
+        } else {
+            f64::NEG_INFINITY
+        };
+        let hi = if i > 0 {
+            self.tier_mins[i - 1]
+        } else {
+            f64::INFINITY
+        };
+        (lo, hi)
+    }
+
+    /// Index of the tier after evaluating `total` from tier `current` (SCORING.md section 3).
+    fn tier_after(&self, current: &str, total: f64) -> usize {
+        let mins = &self.tier_mins;
+        let mut earned = mins.len() - 1;
+        for (i, floor) in mins.iter().enumerate() {
+            if *floor <= total {
+                earned = i;
+                break;
+            }
+        }
+        let Some(held) = self.tier_index(current) else {
+            return earned;
+        };
+        if earned < held {
+            return earned;
+        }
+        if earned > held && total < mins[held] - self.hysteresis {
+            return earned;
+        }
+        held
+    }
+
+    /// Sum of weight * score over the behavioral and breadth criteria at time t >= clock.
+    fn engagement_points(&self, ms: &ModelState, t: f64) -> f64 {
+        let mut points = 0.0;
+        for (def, bs) in self.behaviors.iter().zip(&ms.behaviors) {
+            let weighted = bs.weighted;
+            if weighted > 0.0 {
+                let x = weighted * pow2((bs.reference - t) / def.half_life);
+                points += def.weight_scale
+                    * if x < def.saturation {
+                        x / def.saturation
+                    } else {
+                        1.0
+                    };
+            }
+        }
+        for def in &self.breadths {
+            let n = recent(&ms.behaviors[def.behavior].contacts, t - def.window) as f64;
+            if n != 0.0 {
+                points += def.weight_scale
+                    * if n < def.saturation {
+                        n / def.saturation
+                    } else {
+                        1.0
+                    };
+            }
+        }
+        points
+    }
+
+    /// (score on 0..scale, decay factor) of behavioral criterion `index` at `t`.
+    fn behavioral_score(&self, index: usize, bs: &BehaviorState, t: f64) -> (f64, f64) {
+        let def = &self.behaviors[index];
+        let factor = pow2((bs.reference - t) / def.half_life);
+        let x = bs.weighted * factor;
+        let score = if x > 0.0 {
+            self.scale * (x / def.saturation).min(1.0)
+        } else {
+            0.0
+        };
+        (score, factor)
+    }
+
+    fn fresh_state(&self, fit: &Fit) -> ModelState {
+        let behaviors = self
+            .behaviors
+            .iter()
+            .map(|b| BehaviorState::new(b.fingerprint, b.points.len()))
+            .collect();
+        let mut ms = ModelState {
+            model: self.id.clone(),
+            version: self.version,
+            tier: self.tier_names[self.tier_names.len() - 1].clone(),
+            seq: 0,
+            last_total: 0.0,
+            behaviors,
+            fit_scores: Vec::new(),
+            fit_points: 0.0,
+        };
+        fit.set(&mut ms);
+        // As if evaluated already: the previous_total of its first change is a real total.
+        ms.last_total = ms.fit_points * self.norm;
+        ms
+    }
+
+    /// Align `ms.behaviors` with the model: keep states by fingerprint, start others empty.
+    fn fit_behaviors(&self, ms: &mut ModelState) {
+        let mut kept: std::collections::HashMap<u32, BehaviorState> =
+            std::mem::take(&mut ms.behaviors)
+                .into_iter()
+                .map(|bs| (bs.fingerprint, bs))
+                .collect();
+        ms.behaviors = self
+            .behaviors
+            .iter()
+            .map(|def| {
+                let mut bs = match kept.remove(&def.fingerprint) {
+                    Some(bs) if bs.sums.len() == def.points.len() => bs,
+                    _ => BehaviorState::new(def.fingerprint, def.points.len()),
+                };
+                bs.weighted = weighted_sum(&def.points, &bs.sums);
+                bs
+            })
+            .collect();
+    }
+}
+
+fn weighted_sum(points: &[f64], sums: &[f64]) -> f64 {
+    let mut total = 0.0;
+    for (p, d) in points.iter().zip(sums) {
+        total += p * d;
+    }
+    total
+}
+
+/// n(t): contacts whose latest hit lies in (since, t].
+fn recent(contacts: &IndexMap<Key, f64>, since: f64) -> usize {
+    contacts.values().filter(|&&at| at > since).count()
+}
+
+/// Keep the `keep` most recent contacts after `oldest` (ties by hash), most recent first.
+fn trim_contacts(bs: &mut BehaviorState, keep: usize, oldest: f64) {
+    let mut recent: Vec<(f64, Key)> = bs
+        .contacts
+        .iter()
+        .filter(|(_, &at)| at > oldest)
+        .map(|(k, &at)| (at, *k))
+        .collect();
+    recent.sort_by(|a, b| b.0.partial_cmp(&a.0).unwrap().then_with(|| b.1.cmp(&a.1)));
+    recent.truncate(keep);
+    bs.contacts = recent.into_iter().map(|(at, key)| (key, at)).collect();
+}
+
+/// Fit scores of one model for the account's profile, computed in Python (profile criteria).
+struct Fit {
+    scores: Vec<f64>,
+    points: f64,
+}
+
+impl Fit {
+    fn set(&self, ms: &mut ModelState) {
+        ms.fit_scores = self.scores.clone();
+        ms.fit_points = self.points;
+    }
+}
+
+// --- where tests -----------------------------------------------------------------------------
+
+enum Expected {
+    Str(String),
+    Bool(bool),
+    Number(f64),
+}
+
+enum Test {
+    Equals(Expected),
+    AnyOf(Vec<Expected>),
+    Contains(String),
+    AtLeast(f64),
+    AtMost(f64),
+}
+
+/// A property value as the tests see it. An ASCII string is lower-cased where compared; any
+/// other string is lower-cased once by Python's `str.lower`, so the two languages' Unicode case
+/// tables never meet.
+enum Value<'a> {
+    Ascii(&'a str),
+    Lowered(String),
+    Bool(bool),
+    Number(f64),
+    Other,
+}
+
+fn property_value<'a>(value: &'a Bound<'_, PyAny>) -> Value<'a> {
+    if let Ok(b) = value.cast_exact::<PyBool>() {
+        return Value::Bool(b.is_true());
+    }
+    if let Ok(s) = value.cast::<PyString>() {
+        return match s.to_str() {
+            Ok(text) if text.is_ascii() => Value::Ascii(text),
+            _ => match value
+                .call_method0("lower")
+                .and_then(|l| l.extract::<String>())
+            {
+                Ok(lowered) => Value::Lowered(lowered),
+                Err(_) => Value::Other,
+            },
+        };
+    }
+    if value.is_instance_of::<PyFloat>() || value.is_instance_of::<PyInt>() {
+        if let Ok(x) = value.extract::<f64>() {
+            return Value::Number(x);
+        }
+    }
+    Value::Other
+}
+
+fn equal(actual: &Value, expected: &Expected) -> bool {
+    match (actual, expected) {
+        // `expected` is lower-cased already (by Python, when the engine compiled the model).
+        (Value::Ascii(a), Expected::Str(e)) => a.len() == e.len() && a.eq_ignore_ascii_case(e),
+        (Value::Lowered(a), Expected::Str(e)) => a == e,
+        (Value::Bool(a), Expected::Bool(e)) => a == e,
+        (Value::Number(a), Expected::Number(e)) => a == e,
+        _ => false,
+    }
+}
+
+impl Test {
+    fn holds(&self, actual: &Value) -> bool {
+        match self {
+            Test::Equals(expected) => equal(actual, expected),
+            Test::AnyOf(options) => options.iter().any(|o| equal(actual, o)),
+            Test::Contains(needle) => match actual {
+                Value::Ascii(a) => a.to_ascii_lowercase().contains(needle.as_str()),
+                Value::Lowered(a) => a.contains(needle.as_str()),
+                _ => false,
+            },
+            Test::AtLeast(bound) => matches!(actual, Value::Number(a) if *a >= *bound),
+            Test::AtMost(bound) => matches!(actual, Value::Number(a) if *a <= *bound),
+        }
+    }
+}
+
+fn expected_of(value: &Bound<'_, PyAny>) -> PyResult<Expected> {
+    if let Ok(b) = value.cast_exact::<PyBool>() {
+        Ok(Expected::Bool(b.is_true()))
+    } else if let Ok(s) = value.cast::<PyString>() {
+        Ok(Expected::Str(s.to_str()?.to_owned()))
+    } else {
+        Ok(Expected::Number(value.extract::<f64>()?))
+    }
+}
+
+fn compile_test(op: &str, value: &Bound<'_, PyAny>) -> PyResult<Test> {
+    if let Ok(options) = value.cast::<PyTuple>() {
+        let options = options
+            .iter()
+            .map(|o| expected_of(&o))
+            .collect::<PyResult<Vec<_>>>()?;
+        return Ok(Test::AnyOf(options));
+    }
+    match op {
+        "equals" => Ok(Test::Equals(expected_of(value)?)),
+        "contains" => Ok(Test::Contains(value.str()?.to_str()?.to_owned())),
+        "gte" => Ok(Test::AtLeast(value.extract::<f64>()?)),
+        "lte" => Ok(Test::AtMost(value.extract::<f64>()?)),
+        other => Err(PyValueError::new_err(format!(
+            "unknown where operator {other:?}"
+        ))),
+    }
+}
+
+struct SignalDef {
+    k: usize,
+    cap: Option<u32>,
+    positive: bool,
+    tests: Vec<(Py<PyString>, Test)>,
+}
+
+/// The signals of one behavioral criterion of one model that one event type can hit.
+struct Group {
+    model: usize,
+    behavior: usize,
+    signals: Vec<SignalDef>,
+}
+
+// --- the core --------------------------------------------------------------------------------
+
+/// The compiled models of one `Engine` and every per-account operation on them.
+#[pyclass(module = "scoring._core", frozen)]
+pub struct Core {
+    models: Vec<ModelDef>,
+    groups: Vec<Vec<Group>>,
+    group_index: Py<PyDict>, // event type -> index in `groups`
+    dedupe_window: f64,
+}
+
+/// A tier change as Python builds its `TierChange` from it:
+/// (model index, seq, previous tier, tier, previous total, total, moment).
+type Change = Py<PyAny>;
+
+impl Core {
+    fn aligned(&self, state: &AccountState) -> PyResult<()> {
+        let ok = state.models.len() == self.models.len()
+            && state
+                .models
+                .iter()
+                .zip(&self.models)
+                .all(|(ms, def)| ms.model == def.id);
+        if ok {
+            Ok(())
+        } else {
+            Err(PyValueError::new_err(format!(
+                "state of {} was not made by this engine: rescore it first",
+                state.account_id
+            )))
+        }
+    }
+
+    fn model_index(&self, model_id: &str) -> PyResult<usize> {
+        self.models
+            .iter()
+            .position(|m| m.id == model_id)
+            .ok_or_else(|| PyValueError::new_err(format!("model {model_id:?} is not loaded")))
+    }
+
+    /// What an explanation at `t` reads, without the profile (Python adds it).
+    fn moment<'py>(
+        &self,
+        py: Python<'py>,
+        index: usize,
+        ms: &ModelState,
+        t: f64,
+        engagement: f64,
+        tier: &str,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        let def = &self.models[index];
+        let behaviors = PyList::empty(py);
+        for bs in &ms.behaviors {
+            behaviors.append((
+                bs.reference,
+                bs.weighted,
+                PyList::new(py, &bs.sums)?,
+                PyList::new(py, &bs.streak)?,
+                PyList::new(py, &bs.last_hit)?,
+            ))?;
+        }
+        let contacts: Vec<usize> = def
+            .breadths
+            .iter()
+            .map(|b| recent(&ms.behaviors[b.behavior].contacts, t - b.window))
+            .collect();
+        (
+            PyTuple::new(py, &ms.fit_scores)?,
+            ms.fit_points,
+            engagement,
+            t,
+            tier,
+            behaviors,
+            PyList::new(py, contacts)?,
+        )
+            .into_pyobject(py)
+    }
+
+    /// Evaluate every model at the clock; record totals, tiers and seq; the changes.
+    fn evaluate_all(
+        &self,
+        py: Python<'_>,
+        state: &mut AccountState,
+    ) -> PyResult<Option<Vec<Change>>> {
+        let t = state.clock;
+        let mut changes: Option<Vec<Change>> = None;
+        for (index, (def, ms)) in self.models.iter().zip(state.models.iter_mut()).enumerate() {
+            let engagement = def.engagement_points(ms, t);
+            let total = (ms.fit_points + engagement) * def.norm;
+            let previous_total = ms.last_total;
+            ms.last_total = total;
+            if let Some(held) = def.tier_index(&ms.tier) {
+                let (lo, hi) = def.bounds(held);
+                if lo <= total && total < hi {
+                    continue;
+                }
+            }
+            let tier = &def.tier_names[def.tier_after(&ms.tier, total)];
+            if *tier == ms.tier {
+                continue;
+            }
+            let previous_tier = std::mem::replace(&mut ms.tier, tier.clone());
+            ms.seq += 1;
+            let moment = self.moment(py, index, ms, t, engagement, tier)?;
+            let change = (
+                index,
+                ms.seq,
+                previous_tier,
+                tier,
+                previous_total,
+                total,
+                moment,
+            )
+                .into_py_any(py)?;
+            changes.get_or_insert_with(Vec::new).push(change);
+        }
+        Ok(changes)
+    }
+
+    fn prune_dedupe(&self, state: &mut AccountState) {
+        let oldest = state.clock - self.dedupe_window;
+        state.dedupe.retain(|_, at| *at >= oldest);
+        state.dedupe_limit = 64.max(2 * state.dedupe.len());
+    }
+
+    fn apply_hits(
+        &self,
+        state: &mut AccountState,
+        t: f64,
+        props: &Bound<'_, PyAny>,
+        contact_id: Option<&str>,
+        groups: &[Group],
+    ) -> PyResult<()> {
+        let py = props.py();
+        // Decoded events carry a dict; any other mapping is read through its `get`.
+        let dict = props.cast::<PyDict>().ok();
+        let clock = state.clock;
+        let mut days: Option<(i64, i64)> = None;
+        for group in groups {
+            let def = &self.models[group.model];
+            let behavior = &def.behaviors[group.behavior];
+            let half_life = behavior.half_life;
+            let mut touched = false;
+            let mut earned = false;
+            let mut counted = false;
+            for signal in &group.signals {
+                let mut matched = true;
+                for (name, test) in &signal.tests {
+                    match property(dict, props, name.bind(py))? {
+                        None => {
+                            matched = false;
+                        }
+                        Some(value) => {
+                            if value.is_none() || !test.holds(&property_value(&value)) {
+                                matched = false;
+                            }
+                        }
+                    }
+                    if !matched {
+                        break;
+                    }
+                }
+                if !matched {
+                    continue;
+                }
+                let bs = &mut state.models[group.model].behaviors[group.behavior];
+                touched = true;
+                if signal.positive {
+                    counted = true;
+                }
+                let k = signal.k;
+                if let Some(cap) = signal.cap {
+                    let (day, clock_day) = *days.get_or_insert_with(|| {
+                        (py_floordiv(t, DAY) as i64, py_floordiv(clock, DAY) as i64)
+                    });
+                    if bs.cap_day as i64 != clock_day {
+                        bs.roll_caps(clock_day as i32);
+                    }
+                    let counts = if day == clock_day {
+                        &mut bs.cap_today
+                    } else if day == clock_day - 1 {
+                        &mut bs.cap_yesterday
+                    } else {
+                        continue;
+                    };
+                    if counts[k] >= cap {
+                        continue;
+                    }
+                    counts[k] += 1;
+                }
+                earned = true;
+                let mut exponent = (t - bs.reference) / half_life;
+                if exponent > REBASE_HALF_LIVES {
+                    let factor = pow2(-exponent);
+                    for d in bs.sums.iter_mut() {
+                        *d *= factor;
+                    }
+                    bs.reference = t;
+                    exponent = 0.0;
+                }
+                bs.sums[k] += pow2(exponent);
+                let streak = bs.streak[k];
+                let last = bs.last_hit[k];
+                if streak == 0 || t - last > half_life {
+                    bs.streak[k] = 1;
+                } else if streak < MAX_STREAK {
+                    bs.streak[k] = streak + 1;
+                }
+                if streak == 0 || t > last {
+                    bs.last_hit[k] = t;
+                }
+            }
+            if !touched {
+                continue;
+            }
+            let bs = &mut state.models[group.model].behaviors[group.behavior];
+            if earned {
+                bs.weighted = weighted_sum(&behavior.points, &bs.sums);
+            }
+            if counted && behavior.contact_keep > 0 {
+                if let Some(contact_id) = contact_id {
+                    let contact = hash_id(contact_id);
+                    let newer = bs.contacts.get(&contact).is_none_or(|&at| at < t);
+                    if newer {
+                        bs.contacts.insert(contact, t);
+                        if bs.contacts.len() > 2 * behavior.contact_keep {
+                            trim_contacts(
+                                bs,
+                                behavior.contact_keep,
+                                clock - behavior.contact_window,
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The value of property `name` (None when absent).
+fn property<'py>(
+    dict: Option<&Bound<'py, PyDict>>,
+    props: &Bound<'py, PyAny>,
+    name: &Bound<'py, PyString>,
+) -> PyResult<Option<Bound<'py, PyAny>>> {
+    match dict {
+        Some(d) => d.get_item(name),
+        None => {
+            let value = props.call_method1(intern!(props.py(), "get"), (name,))?;
+            Ok(if value.is_none() { None } else { Some(value) })
+        }
+    }
+}
+
+fn fits_of(fits: &Bound<'_, PyList>) -> PyResult<Vec<Fit>> {
+    fits.iter()
+        .map(|item| {
+            let (scores, points): (Vec<f64>, f64) = item.extract()?;
+            Ok(Fit { scores, points })
+        })
+        .collect()
+}
+
+#[pymethods]
+impl Core {
+    /// `models`: per model, in engine order, (id, version, scale, hysteresis, norm, tier names,
+    /// tier mins, behaviors, breadths, plan) with behaviors as (fingerprint, half-life, points,
+    /// contact keep, contact window, weight * scale, saturation), breadths as (behavior
+    /// position, window, weight * scale, saturation) and plan as (kind code, index) per
+    /// criterion in model order (0 profile, 1 behavioral, 2 breadth).
+    /// `groups`: event type -> [(model index, behavior position, [(signal index, daily cap or
+    /// None, counts for breadth, [(property, op, value)])])].
+    #[new]
+    fn py_new(
+        py: Python<'_>,
+        models: &Bound<'_, PyList>,
+        groups: &Bound<'_, PyDict>,
+        dedupe_window: f64,
+    ) -> PyResult<Self> {
+        let mut defs = Vec::new();
+        for model in models.iter() {
+            #[allow(clippy::type_complexity)]
+            let (
+                id,
+                version,
+                scale,
+                hysteresis,
+                norm,
+                tier_names,
+                tier_mins,
+                behaviors,
+                breadths,
+                plan,
+            ): (
+                String,
+                u32,
+                f64,
+                f64,
+                f64,
+                Vec<String>,
+                Vec<f64>,
+                Vec<(u32, f64, Vec<f64>, usize, f64, f64, f64)>,
+                Vec<(usize, f64, f64, f64)>,
+                Vec<(u8, usize)>,
+            ) = model.extract()?;
+            if tier_names.is_empty() || tier_names.len() != tier_mins.len() {
+                return Err(PyValueError::new_err(format!("{id}: tiers are malformed")));
+            }
+            defs.push(ModelDef {
+                id,
+                version,
+                scale,
+                hysteresis,
+                norm,
+                tier_names,
+                tier_mins,
+                behaviors: behaviors
+                    .into_iter()
+                    .map(
+                        |(
+                            fingerprint,
+                            half_life,
+                            points,
+                            contact_keep,
+                            contact_window,
+                            weight_scale,
+                            saturation,
+                        )| {
+                            BehaviorDef {
+                                fingerprint,
+                                half_life,
+                                points,
+                                contact_keep,
+                                contact_window,
+                                weight_scale,
+                                saturation,
+                            }
+                        },
+                    )
+                    .collect(),
+                breadths: breadths
+                    .into_iter()
+                    .map(|(behavior, window, weight_scale, saturation)| BreadthDef {
+                        behavior,
+                        window,
+                        weight_scale,
+                        saturation,
+                    })
+                    .collect(),
+                plan: plan
+                    .into_iter()
+                    .map(|(code, index)| {
+                        let kind = match code {
+                            1 => Kind::Behavioral,
+                            2 => Kind::Breadth,
+                            _ => Kind::Profile,
+                        };
+                        (kind, index)
+                    })
+                    .collect(),
+            });
+        }
+        let group_index = PyDict::new(py);
+        let mut all_groups = Vec::new();
+        for (event_type, items) in groups.iter() {
+            let mut compiled = Vec::new();
+            for item in items.cast::<PyList>()?.iter() {
+                let (model, behavior, signals): (usize, usize, Bound<'_, PyList>) =
+                    item.extract()?;
+                let mut signal_defs = Vec::new();
+                for signal in signals.iter() {
+                    let (k, cap, positive, conditions): (
+                        usize,
+                        Option<u32>,
+                        bool,
+                        Bound<'_, PyList>,
+                    ) = signal.extract()?;
+                    let mut tests = Vec::new();
+                    for condition in conditions.iter() {
+                        let (name, op, value): (Bound<'_, PyString>, String, Bound<'_, PyAny>) =
+                            condition.extract()?;
+                        tests.push((name.unbind(), compile_test(&op, &value)?));
+                    }
+                    signal_defs.push(SignalDef {
+                        k,
+                        cap,
+                        positive,
+                        tests,
+                    });
+                }
+                compiled.push(Group {
+                    model,
+                    behavior,
+                    signals: signal_defs,
+                });
+            }
+            group_index.set_item(event_type, all_groups.len())?;
+            all_groups.push(compiled);
+        }
+        Ok(Core {
+            models: defs,
+            groups: all_groups,
+            group_index: group_index.unbind(),
+            dedupe_window,
+        })
+    }
+
+    /// An account never seen: clock at -inf, lowest tier under every model. `fits` per model.
+    fn new_account(&self, account_id: String, fits: &Bound<'_, PyList>) -> PyResult<AccountState> {
+        let fits = fits_of(fits)?;
+        Ok(AccountState {
+            account_id,
+            clock: f64::NEG_INFINITY,
+            profile: None,
+            dedupe: IndexMap::new(),
+            dedupe_limit: 0,
+            models: self
+                .models
+                .iter()
+                .zip(&fits)
+                .map(|(def, fit)| def.fresh_state(fit))
+                .collect(),
+        })
+    }
+
+    /// Rebuild an account from `dump`'s blobs (`blobs` per model, None for none). ValueError on
+    /// a corrupt blob.
+    fn restore(
+        &self,
+        account_id: String,
+        meta: Option<&[u8]>,
+        blobs: Vec<Option<Vec<u8>>>,
+        fits: &Bound<'_, PyList>,
+        profile: Option<Py<PyAny>>,
+    ) -> PyResult<AccountState> {
+        let fits = fits_of(fits)?;
+        let (clock, dedupe) = match meta {
+            None => (f64::NEG_INFINITY, IndexMap::new()),
+            Some(blob) => decode_meta(blob).map_err(PyValueError::new_err)?,
+        };
+        let mut models = Vec::with_capacity(self.models.len());
+        for ((def, blob), fit) in self.models.iter().zip(&blobs).zip(&fits) {
+            match blob {
+                None => {
+                    let mut ms = def.fresh_state(fit);
+                    if meta.is_some() {
+                        // A model new to a known account: version 0 makes it need a rescore.
+                        ms.version = 0;
+                    }
+                    models.push(ms);
+                }
+                Some(blob) => {
+                    let mut ms =
+                        decode_model_state(&def.id, blob).map_err(PyValueError::new_err)?;
+                    def.fit_behaviors(&mut ms);
+                    fit.set(&mut ms);
+                    models.push(ms);
+                }
+            }
+        }
+        let dedupe_limit = 2 * dedupe.len();
+        Ok(AccountState {
+            account_id,
+            clock,
+            profile,
+            dedupe,
+            dedupe_limit,
+            models,
+        })
+    }
+
+    /// (meta blob, [model-state blob per model]) after pruning what can never count again.
+    fn dump<'py>(
+        &self,
+        py: Python<'py>,
+        state: &mut AccountState,
+    ) -> PyResult<(Bound<'py, PyBytes>, Vec<Bound<'py, PyBytes>>)> {
+        self.aligned(state)?;
+        self.prune_dedupe(state);
+        let clock = state.clock;
+        let mut blobs = Vec::with_capacity(self.models.len());
+        for (def, ms) in self.models.iter().zip(state.models.iter_mut()) {
+            for (behavior, bs) in def.behaviors.iter().zip(ms.behaviors.iter_mut()) {
+                if behavior.contact_keep > 0 {
+                    trim_contacts(bs, behavior.contact_keep, clock - behavior.contact_window);
+                }
+            }
+            let blob = encode_model_state(ms).map_err(PyValueError::new_err)?;
+            blobs.push(PyBytes::new(py, &blob));
+        }
+        Ok((PyBytes::new(py, &encode_meta(state)), blobs))
+    }
+
+    /// True when some model state was computed under another version of its model.
+    fn needs_rescore(&self, state: &AccountState) -> bool {
+        state.models.len() != self.models.len()
+            || state
+                .models
+                .iter()
+                .zip(&self.models)
+                .any(|(ms, def)| ms.model != def.id || ms.version != def.version)
+    }
+
+    /// Apply one event: None when applied without a tier change, False for a duplicate, else
+    /// the list of changes. The caller has checked the account id.
+    fn apply_event(
+        &self,
+        py: Python<'_>,
+        state: &mut AccountState,
+        event: &Bound<'_, PyAny>,
+    ) -> PyResult<Py<PyAny>> {
+        self.aligned(state)?;
+        let event_id = event.getattr(intern!(py, "event_id"))?;
+        let key = hash_id(event_id.cast::<PyString>()?.to_str()?);
+        let t: f64 = event.getattr(intern!(py, "occurred_at"))?.extract()?;
+        if let Some(&seen) = state.dedupe.get(&key) {
+            if seen >= state.clock - self.dedupe_window {
+                return Ok(PyBool::new(py, false).to_owned().into_any().unbind());
+            }
+        }
+        state.dedupe.insert(key, t);
+        if t > state.clock {
+            state.clock = t;
+        }
+        if state.dedupe.len() > state.dedupe_limit {
+            self.prune_dedupe(state);
+        }
+        let event_type = event.getattr(intern!(py, "type"))?;
+        if let Some(index) = self.group_index.bind(py).get_item(&event_type)? {
+            let groups = &self.groups[index.extract::<usize>()?];
+            let props = event.getattr(intern!(py, "properties"))?;
+            let contact = event.getattr(intern!(py, "contact_id"))?;
+            let contact_id = if contact.is_none() {
+                None
+            } else {
+                Some(contact.cast::<PyString>()?.to_str()?.to_owned())
+            };
+            self.apply_hits(state, t, &props, contact_id.as_deref(), groups)?;
+        }
+        match self.evaluate_all(py, state)? {
+            None => Ok(py.None()),
+            Some(changes) => changes.into_py_any(py),
+        }
+    }
+
+    /// Replace the profile, move the clock to max(clock, updated_at), refit, evaluate.
+    fn apply_profile(
+        &self,
+        py: Python<'_>,
+        state: &mut AccountState,
+        profile: Py<PyAny>,
+        updated_at: f64,
+        fits: &Bound<'_, PyList>,
+    ) -> PyResult<Vec<Change>> {
+        self.aligned(state)?;
+        let fits = fits_of(fits)?;
+        state.profile = Some(profile);
+        state.clock = py_max(state.clock, updated_at);
+        for (ms, fit) in state.models.iter_mut().zip(&fits) {
+            fit.set(ms);
+        }
+        Ok(self.evaluate_all(py, state)?.unwrap_or_default())
+    }
+
+    /// Move the clock to max(clock, at) and evaluate every model.
+    fn evaluate(&self, py: Python<'_>, state: &mut AccountState, at: f64) -> PyResult<Vec<Change>> {
+        self.aligned(state)?;
+        state.clock = py_max(state.clock, at);
+        Ok(self.evaluate_all(py, state)?.unwrap_or_default())
+    }
+
+    /// Bring every model state to the loaded versions (see Engine.rescore) and evaluate.
+    fn rescore(
+        &self,
+        py: Python<'_>,
+        state: &mut AccountState,
+        fits: &Bound<'_, PyList>,
+    ) -> PyResult<Vec<Change>> {
+        let fits = fits_of(fits)?;
+        let mut old: Vec<ModelState> = std::mem::take(&mut state.models);
+        let mut models = Vec::with_capacity(self.models.len());
+        for (def, fit) in self.models.iter().zip(&fits) {
+            match old.iter().position(|ms| ms.model == def.id) {
+                None => models.push(def.fresh_state(fit)),
+                Some(position) => {
+                    let mut ms = old.swap_remove(position);
+                    def.fit_behaviors(&mut ms);
+                    ms.version = def.version;
+                    fit.set(&mut ms);
+                    models.push(ms);
+                }
+            }
+        }
+        state.models = models;
+        Ok(self.evaluate_all(py, state)?.unwrap_or_default())
+    }
+
+    /// (tier, total) of the latest evaluation of `model`.
+    fn standing(&self, state: &AccountState, model: &str) -> PyResult<(String, f64)> {
+        self.aligned(state)?;
+        let ms = &state.models[self.model_index(model)?];
+        Ok((ms.tier.clone(), ms.last_total))
+    }
+
+    /// (model index, total, fit points, engagement points, tier, [score per criterion in
+    /// model order]) at `t`; nothing is mutated.
+    fn score(
+        &self,
+        state: &AccountState,
+        model: &str,
+        t: f64,
+    ) -> PyResult<(usize, f64, f64, f64, String, Vec<f64>)> {
+        self.aligned(state)?;
+        let index = self.model_index(model)?;
+        let def = &self.models[index];
+        let ms = &state.models[index];
+        let engagement = def.engagement_points(ms, t);
+        let total = (ms.fit_points + engagement) * def.norm;
+        let tier = def.tier_names[def.tier_after(&ms.tier, total)].clone();
+        let scores = def
+            .plan
+            .iter()
+            .map(|&(kind, i)| match kind {
+                Kind::Behavioral => def.behavioral_score(i, &ms.behaviors[i], t).0,
+                Kind::Breadth => {
+                    let b = &def.breadths[i];
+                    let n = recent(&ms.behaviors[b.behavior].contacts, t - b.window) as f64;
+                    def.scale * (n / b.saturation).min(1.0)
+                }
+                Kind::Profile => ms.fit_scores[i],
+            })
+            .collect();
+        Ok((index, total, ms.fit_points, engagement, tier, scores))
+    }
+
+    /// (model index, moment) of an explanation of `model` at `t`; nothing is mutated.
+    fn explain<'py>(
+        &self,
+        py: Python<'py>,
+        state: &AccountState,
+        model: &str,
+        t: f64,
+    ) -> PyResult<(usize, Bound<'py, PyTuple>)> {
+        self.aligned(state)?;
+        let index = self.model_index(model)?;
+        let def = &self.models[index];
+        let ms = &state.models[index];
+        let engagement = def.engagement_points(ms, t);
+        let total = (ms.fit_points + engagement) * def.norm;
+        let tier = def.tier_names[def.tier_after(&ms.tier, total)].clone();
+        Ok((index, self.moment(py, index, ms, t, engagement, &tier)?))
+    }
+
+    /// Earliest time > clock at which, with no new input, an evaluation would change the tier
+    /// of `model` (see Engine.next_tier_change_time).
+    fn next_tier_change_time(&self, state: &AccountState, model: &str) -> PyResult<Option<f64>> {
+        self.aligned(state)?;
+        let index = self.model_index(model)?;
+        let def = &self.models[index];
+        let ms = &state.models[index];
+        let start = state.clock;
+        let fit = ms.fit_points;
+        let total_at = |t: f64| (fit + def.engagement_points(ms, t)) * def.norm;
+        let held = def.tier_after(&ms.tier, total_at(start));
+        if def.tier_names[held] != ms.tier {
+            return Ok(Some(start));
+        }
+        if held == def.tier_names.len() - 1 {
+            return Ok(None);
+        }
+        let line = def.tier_mins[held] - def.hysteresis;
+        if total_at(f64::INFINITY) >= line || total_at(f64::INFINITY).is_nan() {
+            return Ok(None);
+        }
+        if !start.is_finite() {
+            return Ok(None);
+        }
+        let (mut lo, mut step) = (start, 1.0);
+        while total_at(start + step) >= line || total_at(start + step).is_nan() {
+            lo = start + step;
+            step *= 2.0;
+        }
+        let mut hi = start + step;
+        while hi - lo > DUE_PRECISION {
+            let mid = (lo + hi) / 2.0;
+            if total_at(mid) < line {
+                hi = mid;
+            } else {
+                lo = mid;
+            }
+        }
+        Ok(Some(hi))
+    }
+}
+
+/// Python's `max(a, b)` for floats: the first unless the second is greater.
+fn py_max(a: f64, b: f64) -> f64 {
+    if b > a {
+        b
+    } else {
+        a
+    }
+}
+
+/// 8-byte blake2b digest of an id (Python's `hashlib.blake2b(..., digest_size=8)`).
+#[pyfunction]
+#[pyo3(name = "hash_id")]
+fn py_hash_id<'py>(py: Python<'py>, text: &str) -> Bound<'py, PyBytes> {
+    PyBytes::new(py, &hash_id(text))
+}
+
+/// The view of a model-state blob (codec tests; ValueError when the codec did not write it).
+#[pyfunction]
+fn model_state_view<'py>(py: Python<'py>, blob: &[u8]) -> PyResult<Bound<'py, PyDict>> {
+    let ms = decode_model_state("", blob).map_err(PyValueError::new_err)?;
+    model_view(py, &ms)
+}
+
+/// A model-state blob decoded and encoded again (codec tests).
+#[pyfunction]
+fn reencode_model_state<'py>(py: Python<'py>, blob: &[u8]) -> PyResult<Bound<'py, PyBytes>> {
+    let ms = decode_model_state("", blob).map_err(PyValueError::new_err)?;
+    Ok(PyBytes::new(
+        py,
+        &encode_model_state(&ms).map_err(PyValueError::new_err)?,
+    ))
+}
+
+/// (clock, dedupe) of an account-meta blob (codec tests; ValueError when foreign).
+#[pyfunction]
+fn meta_view<'py>(py: Python<'py>, blob: &[u8]) -> PyResult<(f64, Bound<'py, PyDict>)> {
+    let (clock, dedupe) = decode_meta(blob).map_err(PyValueError::new_err)?;
+    let out = PyDict::new(py);
+    for (key, at) in &dedupe {
+        out.set_item(PyBytes::new(py, key), at)?;
+    }
+    Ok((clock, out))
+}
+
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<Core>()?;
+    m.add_class::<AccountState>()?;
+    m.add_function(wrap_pyfunction!(py_hash_id, m)?)?;
+    m.add_function(wrap_pyfunction!(model_state_view, m)?)?;
+    m.add_function(wrap_pyfunction!(reencode_model_state, m)?)?;
+    m.add_function(wrap_pyfunction!(meta_view, m)?)?;
+    m.add("MAX_STREAK", MAX_STREAK)?;
+    m.add("CODEC_FORMAT", CODEC_FORMAT)?;
+    Ok(())
+}
