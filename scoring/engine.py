@@ -10,13 +10,13 @@ first read from a snapshot taken at the change. docs/state.md explains the state
 shortcut is exact, and where it is not.
 
 Split of the work: this module compiles the models (criteria by kind, `where` tests, an index
-per event type of the signals an event can hit), scores profile criteria when a profile
-changes, and builds explanations. The account state and everything done to it per event or per
-stored account (decayed sums, caps, contacts, evaluation, tiers, the codec, rescoring, the next
-decay-driven change) is the native core `scoring._core` (Rust, `scoring/native/`), because the
-replay must reach 100k events/s on one core. The core reads back what explanations need as
-plain tuples (`_Moment`), and follows the float operations of the formulas in the same order,
-so its numbers are the ones docs/state.md derives.
+per event type of the signals an event can hit) and turns what the core computes into Python
+values (`TierChange`, `Score`, `Explanation`). The account state and everything done to it per
+event or per stored account (decayed sums, caps, contacts, profile criteria, evaluation,
+tiers, the codec, rescoring, the next decay-driven change) and the explanations' numbers and
+words are the native core `scoring._core` (Rust, `scoring/native/`), because the replay must
+reach 100k events/s on one core. It follows the float operations of the formulas in the same
+order, so its numbers are the ones docs/state.md derives.
 """
 
 from __future__ import annotations
@@ -25,22 +25,11 @@ import hashlib
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from operator import mul
-from typing import Literal, NamedTuple, TypeGuard
+from typing import Literal
 
 from scoring import _core
 from scoring.errors import ScoringError
-from scoring.explain import (
-    TOP_SIGNALS,
-    CriterionExplanation,
-    Explanation,
-    SignalExplanation,
-    behavioral_evidence,
-    breadth_evidence,
-    listed_items,
-    profile_evidence,
-    summarize,
-)
+from scoring.explain import CriterionExplanation, Explanation, SignalExplanation
 from scoring.messages import Event, Profile
 from scoring.model import (
     BandsCriterion,
@@ -97,22 +86,24 @@ class _DeferredExplanation:
     """An explanation built on first `get()` from what it reads, captured at a tier change.
 
     Most consumers of changes (the replay's --changes file, filters) never read explanations,
-    and building one costs about five times the capture. Equal when the explanations are equal, so
-    `TierChange` equality still covers its explanation (its hash does not: explanations are
-    not hashable).
+    and building one costs many times the capture (a native copy of the numbers). Equal when the
+    explanations are equal, so `TierChange` equality still covers its explanation (its hash does
+    not: explanations are not hashable).
     """
 
-    __slots__ = ("_compiled", "_moment", "_value")
+    __slots__ = ("_compiled", "_core", "_snapshot", "_value")
 
-    def __init__(self, compiled: _Compiled, moment: _Moment) -> None:
+    def __init__(self, core: _core.Core, compiled: _Compiled, snapshot: _core.Snapshot) -> None:
+        self._core = core
         self._compiled = compiled
-        self._moment = moment
+        self._snapshot = snapshot
         self._value: Explanation | None = None
 
     def get(self) -> Explanation:
         """The explanation (built once, then cached)."""
         if self._value is None:
-            self._value = self._compiled.explanation(self._moment)
+            raw = self._core.explain_snapshot(self._snapshot)
+            self._value = self._compiled.explanation(raw)
         return self._value
 
     def __eq__(self, other: object) -> bool:
@@ -165,45 +156,16 @@ def behavior_fingerprint(criterion: BehavioralCriterion) -> int:
 # --- profile criteria ------------------------------------------------------------------------
 
 
-def lookup_field(fields: Mapping[str, object], path: Sequence[str]) -> object:
-    """The value at a dotted `path` in a profile's fields; None when any step is absent."""
-    value: object = fields
-    for segment in path:
-        # `type is dict` first: the usual case (decoded JSON), and isinstance(Mapping) is slow.
-        if type(value) is dict or isinstance(value, Mapping):
-            value = value.get(segment)
-        else:
-            return None
-    return value
-
-
-def _is_number(value: object) -> TypeGuard[int | float]:
-    # JSON true/false decode to bool, a subclass of int: SCORING.md says a boolean is not a number.
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def profile_score(criterion: ProfileCriterion, value: object, scale: float) -> float:
-    """Score (0..scale) of a firmographic/technographic criterion for a field value (None =
-    absent). A value of the wrong type counts as absent and takes `missing`."""
+def _profile_spec(criterion: ProfileCriterion) -> tuple[object, ...]:
+    """A firmographic or technographic criterion as the native core takes it: (field path,
+    rule, bands, lower-cased table, default, missing, weight)."""
+    path, missing, weight = list(criterion.field), criterion.missing, criterion.weight
     if isinstance(criterion, BandsCriterion):
-        if not _is_number(value):
-            return criterion.missing
-        for band in criterion.bands:
-            if value >= band.min:
-                return band.score
-        return 0.0  # below the last band's min
+        bands = [(band.min, band.score) for band in criterion.bands]
+        return path, "bands", bands, {}, 0.0, missing, weight
     if isinstance(criterion, ValuesCriterion):
-        if isinstance(value, bool):
-            # A boolean field (e.g. `customer`) scores only where the model lists true/false,
-            # stored by the loader as the strings "true"/"false"; elsewhere it is the wrong type.
-            key = "true" if value else "false"
-            return criterion.values.get(key, criterion.missing)
-        if not isinstance(value, str):
-            return criterion.missing
-        return criterion.values.get(value.lower(), criterion.default)
-    if not isinstance(value, list):
-        return criterion.missing
-    return min(scale, sum(criterion.any[item.lower()] for item in listed_items(criterion, value)))
+        return path, "values", [], dict(criterion.values), criterion.default, missing, weight
+    return path, "any", [], dict(criterion.any), 0.0, missing, weight
 
 
 # --- where ------------------------------------------------------------------------------------
@@ -279,36 +241,6 @@ _PROFILE, _BEHAVIORAL, _BREADTH = 0, 1, 2
 """Kind codes of `_Compiled.plan` (firmographic and technographic are both `_PROFILE`)."""
 
 
-class _Moment(NamedTuple):
-    """What an explanation of one model at time `t` reads, so that it can be built later.
-
-    `behaviors` holds per behavioral criterion (ref, weighted, sums, streak, last_hit), and
-    `contacts` per breadth criterion the number of contacts in its window at `t`.
-    """
-
-    profile: Profile | None
-    fit_scores: tuple[float, ...]
-    fit_points: float
-    engagement: float
-    t: float
-    tier: str
-    behaviors: list[tuple[float, float, list[float], list[int], list[float]]]
-    contacts: list[int]
-
-
-def _first(item: tuple[float, int]) -> float:
-    return item[0]
-
-
-def _behavioral_score(
-    scale: float, weighted: float, ref: float, t: float, behavior: _Behavior
-) -> tuple[float, float]:
-    """(score on 0..scale, decay factor from `ref` to `t`) of a behavioral criterion."""
-    factor = 2.0 ** ((ref - t) / behavior.half_life)
-    x = weighted * factor
-    return (scale * min(x / behavior.saturation, 1.0) if x > 0.0 else 0.0), factor
-
-
 class _Compiled:
     """A model prepared for evaluation: criteria split by kind, normalisers, tier tables."""
 
@@ -320,11 +252,9 @@ class _Compiled:
         "hysteresis",
         "id",
         "model",
-        "no_profile_fit",
         "norm",
         "plan",
         "profile",
-        "profile_weights",
         "scale",
         "tier_mins",
         "tier_names",
@@ -364,10 +294,6 @@ class _Compiled:
                 counted.contact_keep = max(counted.contact_keep, math.ceil(criterion.saturation))
                 counted.contact_window = max(counted.contact_window, criterion.window)
                 self.breadths.append(_Breadth(criterion, counted.position))
-        self.profile_weights = [c.weight for c in self.profile]
-        # Without a profile every such criterion takes `missing`: the same for every account.
-        missing = tuple(profile_score(c, None, model.scale) for c in self.profile)
-        self.no_profile_fit = (missing, sum(map(mul, self.profile_weights, missing)))
         fit_weight = sum(c.weight for c in self.profile)
         engagement_weight = sum(c.weight for c in model.criteria) - fit_weight
         self.norm = 100.0 / (model.scale * (fit_weight + engagement_weight))
@@ -394,96 +320,61 @@ class _Compiled:
     def native(self) -> tuple[object, ...]:
         """The model as `scoring._core.Core` takes it (see its docstring)."""
         scale = self.scale
-        return (
+        head = (
             self.id,
             self.version,
             scale,
             self.hysteresis,
             self.norm,
+            self.fit_norm,
+            self.engagement_norm,
             self.tier_names,
             self.tier_mins,
-            [
-                (
-                    b.fingerprint,
-                    b.half_life,
-                    b.points,
-                    b.contact_keep,
-                    b.contact_window,
-                    b.weight * scale,
-                    b.saturation,
-                )
-                for b in self.behaviors
-            ],
-            [(b.behavior, b.window, b.weight * scale, b.saturation) for b in self.breadths],
-            [(code, index) for code, index, *_ in self.plan],
         )
+        behaviors = [
+            (
+                b.fingerprint,
+                b.half_life,
+                b.points,
+                b.contact_keep,
+                b.contact_window,
+                b.weight * scale,
+                b.saturation,
+                b.signal_ids,
+            )
+            for b in self.behaviors
+        ]
+        breadths = [(b.behavior, b.window, b.weight * scale, b.saturation) for b in self.breadths]
+        return head, behaviors, breadths, [_profile_spec(c) for c in self.profile], self.plan
 
-    def fit_of(self, profile: Profile | None) -> tuple[tuple[float, ...], float]:
-        """(score per profile criterion, sum of weight * score) for `profile`: they depend on the
-        profile only, so the core gets them when it changes (apply, restore, rescore) and never
-        per event or per read."""
-        if profile is None:
-            return self.no_profile_fit
-        fields = profile.fields
-        scale = self.scale
-        scores = tuple(profile_score(c, lookup_field(fields, c.field), scale) for c in self.profile)
-        return scores, sum(map(mul, self.profile_weights, scores))
-
-    def explanation(self, m: _Moment) -> Explanation:
-        """The explanation (SCORING.md section 4) of the moment `m`."""
-        criteria = self.explained_criteria(m)
-        total = (m.fit_points + m.engagement) * self.norm
+    def explanation(self, raw: _core.RawExplanation) -> Explanation:
+        """The `Explanation` of the core's explanation tuple."""
+        at, tier, total, fit, engagement, summary, raw_criteria = raw
+        criteria = tuple(
+            CriterionExplanation(
+                plan[3],  # id
+                plan[4],  # kind
+                score,
+                plan[5],  # weight
+                contribution,
+                tuple(SignalExplanation(*signal) for signal in signals),
+                evidence,
+            )
+            for plan, (score, contribution, signals, evidence) in zip(
+                self.plan, raw_criteria, strict=True
+            )
+        )
         return Explanation(
             model=self.id,
             model_version=self.version,
-            at=m.t,
-            tier=m.tier,
+            at=at,
+            tier=tier,
             total=total,
-            fit=m.fit_points * self.fit_norm if self.profile else None,
-            engagement=m.engagement * self.engagement_norm if self.engagement_norm else None,
+            fit=fit,
+            engagement=engagement,
             criteria=criteria,
-            summary=summarize(m.tier, total, criteria),
+            summary=summary,
         )
-
-    def explained_criteria(self, m: _Moment) -> tuple[CriterionExplanation, ...]:
-        """Per criterion, in model order: score, weight, contribution, top signals, evidence."""
-        scale = self.scale
-        t = m.t
-        fields = None if m.profile is None else m.profile.fields
-        out = []
-        for kind_code, index, share, criterion_id, kind, weight in self.plan:
-            signals: tuple[SignalExplanation, ...] = ()
-            if kind_code == _BEHAVIORAL:
-                behavior = self.behaviors[index]
-                ref, weighted, sums, streak, last_hit = m.behaviors[index]
-                score, factor = _behavioral_score(scale, weighted, ref, t, behavior)
-                points = behavior.points
-                ranked = [
-                    (points[k] * sums[k] * factor, k) for k in behavior.signal_range if streak[k]
-                ]
-                # Stable sort: signals of equal decayed points keep model order.
-                ranked.sort(key=_first, reverse=True)
-                ids = behavior.signal_ids
-                signals = tuple(
-                    SignalExplanation(ids[k], decayed, streak[k], last_hit[k])
-                    for decayed, k in ranked[:TOP_SIGNALS]
-                )
-                evidence = behavioral_evidence(signals, t)
-            elif kind_code == _BREADTH:
-                n = m.contacts[index]
-                score = scale * min(n / self.breadths[index].saturation, 1.0)
-                evidence = breadth_evidence(n)
-            else:
-                criterion = self.profile[index]
-                score = m.fit_scores[index]
-                value = None if fields is None else lookup_field(fields, criterion.field)
-                evidence = profile_evidence(criterion, value)
-            out.append(
-                CriterionExplanation(
-                    criterion_id, kind, score, weight, share * score, signals, evidence
-                )
-            )
-        return tuple(out)
 
 
 # --- the engine ------------------------------------------------------------------------------
@@ -525,13 +416,12 @@ class Engine:
                     ]
                     groups.setdefault(event_type, []).append((index, behavior.position, group))
         self._core = _core.Core([c.native() for c in self._compiled], groups, dedupe_window)
-        self._no_profile_fits = [c.no_profile_fit for c in self._compiled]
 
     # --- account lifecycle -------------------------------------------------------------------
 
     def new_account(self, account_id: str) -> AccountState:
         """An account never seen: no input, clock at -inf, lowest tier under every model."""
-        return self._core.new_account(account_id, self._no_profile_fits)
+        return self._core.new_account(account_id)
 
     def restore(
         self,
@@ -551,7 +441,7 @@ class Engine:
         """
         blobs = [model_blobs.get(c.id) for c in self._compiled]
         try:
-            return self._core.restore(account_id, meta, blobs, self._fits(profile), profile)
+            return self._core.restore(account_id, meta, blobs, profile)
         except ValueError as err:
             raise StateDecodeError(str(err)) from err
 
@@ -598,7 +488,7 @@ class Engine:
         """
         if profile.account_id != state.account_id:
             raise WrongAccount(f"profile of {profile.account_id} on {state.account_id}")
-        raw = self._core.apply_profile(state, profile, profile.updated_at, self._fits(profile))
+        raw = self._core.apply_profile(state, profile, profile.updated_at)
         return self._changes(state, raw, "profile")
 
     def evaluate(self, state: AccountState, at: float, cause: Cause) -> tuple[TierChange, ...]:
@@ -613,7 +503,7 @@ class Engine:
         zero and counts events from now on (exact history needs a replay). Tier and seq are kept.
         A model without state starts empty; states of models not loaded are dropped.
         """
-        raw = self._core.rescore(state, self._fits(state.profile))
+        raw = self._core.rescore(state)
         return self._changes(state, raw, "rescore")
 
     # --- reads -------------------------------------------------------------------------------
@@ -648,8 +538,14 @@ class Engine:
     def explain(self, state: AccountState, model_id: str, at: float | None = None) -> Explanation:
         """The explanation (SCORING.md section 4) at max(clock, at); nothing is mutated."""
         compiled = self._compiled_model(model_id)
-        _, moment = self._core.explain(state, model_id, _read_time(state, at))
-        return compiled.explanation(_Moment(state.profile, *moment))
+        return compiled.explanation(self._core.explain(state, model_id, _read_time(state, at)))
+
+    def score_lines(self, state: AccountState) -> bytes:
+        """The account's output lines, one per model in load order, at its clock: exactly the
+        bytes of `orjson.dumps(streams.replay.score_line(score, explanation.to_dict()),
+        option=OPT_APPEND_NEWLINE)` for `score(state, m)` and `explain(state, m)`, written by
+        the core without building either (the replay's output; tests hold the two equal)."""
+        return self._core.score_lines(state)
 
     def next_tier_change_time(self, state: AccountState, model_id: str) -> float | None:
         """Earliest time > clock at which, with no new input, evaluating would change the tier.
@@ -674,22 +570,15 @@ class Engine:
             raise UnknownModel(f"model {model_id!r} is not loaded")
         return compiled
 
-    def _fits(self, profile: Profile | None) -> list[tuple[tuple[float, ...], float]]:
-        if profile is None:
-            return self._no_profile_fits
-        return [c.fit_of(profile) for c in self._compiled]
-
     def _changes(
         self, state: AccountState, raw: list[_core.RawChange], cause: Cause
     ) -> tuple[TierChange, ...]:
         """`TierChange`s of the core's raw changes (rare: most evaluations change nothing)."""
         if not raw:
             return ()
-        profile = state.profile
         changes = []
-        for index, seq, previous_tier, tier, previous_total, total, raw_moment in raw:
+        for index, seq, previous_tier, tier, previous_total, total, snapshot in raw:
             compiled = self._compiled[index]
-            moment = _Moment(profile, *raw_moment)
             changes.append(
                 TierChange(
                     account_id=state.account_id,
@@ -700,13 +589,13 @@ class Engine:
                     tier=tier,
                     previous_total=previous_total,
                     total=total,
-                    fit=moment.fit_points * compiled.fit_norm if compiled.profile else None,
-                    engagement=moment.engagement * compiled.engagement_norm
+                    fit=snapshot.fit_points * compiled.fit_norm if compiled.profile else None,
+                    engagement=snapshot.engagement * compiled.engagement_norm
                     if compiled.engagement_norm
                     else None,
                     cause=cause,
-                    at=moment.t,
-                    _explanation=_DeferredExplanation(compiled, moment),
+                    at=snapshot.t,
+                    _explanation=_DeferredExplanation(self._core, compiled, snapshot),
                 )
             )
         return tuple(changes)

@@ -20,7 +20,7 @@ from typing import IO, TextIO
 import orjson
 
 from scoring.decode import Rejection, decode_event, decode_profile
-from scoring.engine import Engine, Score, TierChange
+from scoring.engine import Engine, TierChange
 from scoring.messages import Event, Profile
 from scoring.model import Model
 from scoring.state import AccountState
@@ -50,22 +50,6 @@ class ReplaySummary:
             f"{self.accounts:,} accounts, {self.changes:,} tier changes in {self.seconds:.2f}s "
             f"({rate:,.0f} events/s)"
         )
-
-
-def score_line(score: Score, explanation: dict[str, object]) -> dict[str, object]:
-    """One account x model as a JSON-ready line (shared by `replay --out` and `export`)."""
-    return {
-        "account_id": score.account_id,
-        "model": score.model,
-        "model_version": score.model_version,
-        "total": score.total,
-        "fit": score.fit,
-        "engagement": score.engagement,
-        "tier": score.tier,
-        "clock": format_rfc3339(score.clock),
-        "criteria": dict(score.criteria),
-        "explanation": explanation,
-    }
 
 
 def change_line(change: TierChange) -> dict[str, object]:
@@ -169,12 +153,10 @@ class Replay:
         self.on_change(change)
 
     def write_scores(self, out: IO[bytes]) -> None:
+        """One line per account and model, accounts in id order (`Engine.score_lines`)."""
+        score_lines = self.engine.score_lines
         for account_id in sorted(self.states):
-            state = self.states[account_id]
-            for model in self.engine.models:
-                score = self.engine.score(state, model.id)
-                explanation = self.engine.explain(state, model.id).to_dict()
-                out.write(orjson.dumps(score_line(score, explanation), option=JSONL))
+            out.write(score_lines(self.states[account_id]))
 
 
 def event_for(event: Event, account_id: str) -> Event:

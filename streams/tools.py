@@ -16,7 +16,6 @@ from scoring.model import Model
 from streams.metrics import Metrics
 from streams.pipeline import Pipeline
 from streams.progress import Progress
-from streams.replay import JSONL, score_line
 from streams.settings import Settings
 from streams.state_store import StateStore, connect_redis
 from streams.worker import EVENTS, PROFILES, SCORE_CHANGES
@@ -113,12 +112,9 @@ async def export(
                 for account_id, state in states.items():
                     if as_of is not None:
                         engine.evaluate(state, max(as_of, state.clock), "decay")
-                    for model in engine.models:
-                        row = score_line(
-                            engine.score(state, model.id),
-                            engine.explain(state, model.id).to_dict(),
-                        )
-                        lines.append((account_id, model.id, orjson.dumps(row, option=JSONL)))
+                    written = engine.score_lines(state).splitlines(keepends=True)
+                    for model, line in zip(engine.models, written, strict=True):
+                        lines.append((account_id, model.id, line))
                 if cursor == 0:
                     break
     finally:

@@ -71,13 +71,13 @@ def behavioral(
     half_life: float = DAY,
     saturation: float = 10.0,
 ) -> BehavioralCriterion:
-    return BehavioralCriterion(id, weight, half_life, saturation, tuple(signals))
+    return BehavioralCriterion(id, float(weight), half_life, saturation, tuple(signals))
 
 
 def breadth(
     id: str, of: str, *, weight: float = 1.0, window: float = 30 * DAY, saturation: float = 5.0
 ) -> BreadthCriterion:
-    return BreadthCriterion(id, weight, window, saturation, of)
+    return BreadthCriterion(id, float(weight), window, saturation, of)
 
 
 def bands(
@@ -92,7 +92,7 @@ def bands(
     return BandsCriterion(
         id,
         kind,
-        weight,
+        float(weight),  # the loader reads every number as a float
         tuple(field.split(".")),
         tuple(Band(float(m), float(s)) for m, s in bands),
         missing,
@@ -109,14 +109,18 @@ def values(
     missing: float = 0.0,
 ) -> _Values:
     lowered = MappingProxyType({k.lower(): float(v) for k, v in table.items()})
-    return _Values(id, "firmographic", weight, tuple(field.split(".")), lowered, default, missing)
+    return _Values(
+        id, "firmographic", float(weight), tuple(field.split(".")), lowered, default, missing
+    )
 
 
 def any_of(
     id: str, field: str, table: Mapping[str, float], *, weight: float = 1.0, missing: float = 0.0
 ) -> AnyCriterion:
     lowered = MappingProxyType({k.lower(): float(v) for k, v in table.items()})
-    return AnyCriterion(id, "technographic", weight, tuple(field.split(".")), lowered, missing)
+    return AnyCriterion(
+        id, "technographic", float(weight), tuple(field.split(".")), lowered, missing
+    )
 
 
 HOT_WARM_COLD = (("hot", 70.0), ("warm", 40.0), ("cold", 0.0))

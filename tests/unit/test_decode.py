@@ -6,6 +6,7 @@ generated mutations of them go through both, and both must give the same verdict
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator, FormatChecker
 
+from scoring import _core
 from scoring.decode import (
     DOMAIN_PATTERN,
     MAX_EVENT_BYTES,
@@ -429,3 +431,66 @@ def test_properties_are_copied_from_a_mapping_only() -> None:
     assert from_mapping.properties == message["properties"]
     assert from_mapping.properties is not message["properties"]
     assert _event(_event_bytes(properties={"url": "/pricing"})).properties == {"url": "/pricing"}
+
+
+# --- the native fast path ---------------------------------------------------------------------
+
+_native = _core.EventDecoder(Event, NO_PROPERTIES).decode
+
+
+def _same_event(native: Event, python: Event) -> bool:
+    """Equal fields, and property values of the same types (1 and 1.0 and True are equal in
+    Python but are not the same value to a consumer)."""
+    fields = [f.name for f in dataclasses.fields(Event)]
+    same = [getattr(native, f) for f in fields] == [getattr(python, f) for f in fields]
+    return same and [type(v) for v in native.properties.values()] == [
+        type(v) for v in python.properties.values()
+    ]
+
+
+def _agrees_with_python(raw: bytes) -> None:
+    native = _native(raw)
+    if native is None:
+        return  # not vouched for: the Python checks decide (decode_event falls through)
+    python = event_from_mapping(orjson.loads(raw))
+    assert isinstance(python, Event), (raw, python)
+    assert _same_event(native, python), (raw, native, python)
+    assert list(native.properties) == list(python.properties)
+
+
+@AGREEMENT
+@given(mutated(VALID_EVENTS, EVENT_FIELDS, keyed_by_domain=True))
+def test_native_decoder_accepts_only_what_python_accepts_and_builds_the_same_event(
+    message: object,
+) -> None:
+    _agrees_with_python(orjson.dumps(message))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"event_id":"e","type":"page_view","occurred_at":"2026-11-23T10:00:00Z","account_id":"a"}',
+        ' { "event_id" : "e" , "type":"page_view",'
+        '"occurred_at":"2026-11-23T10:00:00.1234567+02:00",'
+        '"account_id":"a", "extra": [1, {"x": null}] } ',
+        '{"event_id":"e","type":"t","occurred_at":"2024-02-29T23:59:59.999999999-05:30",'
+        '"account_id":"\\u00e9\\n","contact_id":"c","properties":{"a":1,"b":1.0,"c":true,"d":"x",'
+        '"e":-0,"f":18446744073709551615,"g":123456789012345678901234,"h":1e400,"a":2}}',
+        '{"event_id":"e","type":"t","occurred_at":"2026-11-23T10:00:00Z","account_id":"a",'
+        '"properties":{"n":-0.0,"m":0.1,"k":-9223372036854775809}}',
+        '{"event_id":"e","type":"t","occurred_at":"2026-11-23T10:00:00Z","account_id":"a",'
+        '"event_id":"f","properties":{}}',
+        '{"event_id":"e","type":"t","occurred_at":"1000-01-01T00:00:00+23:59","account_id":"a"}',
+        '{"event_id":"e","type":"t","occurred_at":"9999-12-31T23:59:59Z","account_id":"a"}',
+        '{"event_id":"\\ud800","type":"t","occurred_at":"2026-11-23T10:00:00Z","account_id":"a"}',
+        '\ufeff{"event_id":"e","type":"t","occurred_at":"2026-11-23T10:00:00Z","account_id":"a"}',
+    ],
+)
+def test_native_decoder_on_json_edge_cases(text: str) -> None:
+    _agrees_with_python(text.encode())
+
+
+def test_native_decoder_takes_the_common_event() -> None:
+    raw = orjson.dumps(VALID_EVENTS[0] | {"account_id": "acme"})
+    assert _native(raw) is not None
+    assert decode_event(raw) == _native(raw)

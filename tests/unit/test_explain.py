@@ -21,16 +21,8 @@ from factories import (
     values,
 )
 
+from scoring import _core
 from scoring.engine import Engine
-from scoring.explain import (
-    CriterionExplanation,
-    SignalExplanation,
-    format_age,
-    format_number,
-    profile_evidence,
-    signal_evidence,
-    summarize,
-)
 from scoring.state import AccountState
 
 AT = T0 + 10 * DAY
@@ -175,36 +167,49 @@ def test_changes_compare_with_their_explanations_and_hash_without() -> None:
     ],
 )
 def test_format_age(seconds: float, text: str) -> None:
-    assert format_age(seconds) == text
+    assert _core.format_age(seconds) == text
 
 
 @pytest.mark.parametrize(
     ("value", "text"),
-    [(1200, "1,200"), (1200.0, "1,200"), (5, "5"), (1234567.5, "1,234,567.5"), (0, "0")],
+    [
+        (1200, "1,200"),
+        (1200.0, "1,200"),
+        (5, "5"),
+        (1234567.5, "1,234,567.5"),
+        (0, "0"),
+        (-0.0, "0"),
+        (-1234.5, "-1,234.5"),
+        (2**63, "9,223,372,036,854,775,808"),
+        (1e20, "100,000,000,000,000,000,000"),
+        (0.5, "0.5"),
+        (1.5e-05, "1.5e-05"),
+        (0.0001, "0.0001"),
+    ],
 )
 def test_format_number(value: float, text: str) -> None:
-    assert format_number(value) == text
+    assert _core.format_number(value) == text
+    assert text == (f"{int(value):,}" if float(value).is_integer() else f"{value:,}")
 
 
 def test_signal_evidence_one_hit_or_many() -> None:
-    once = SignalExplanation("demo_request", 27.0, 1, T0 - 2 * DAY)
-    many = SignalExplanation("pricing_view", 17.0, 3, T0 - 4 * HOUR)
-    assert signal_evidence(once, T0) == "demo_request 2d ago"
-    assert signal_evidence(many, T0) == "3× pricing_view (last 4h ago)"
+    once = _core.signal_evidence("demo_request", 1, T0 - 2 * DAY, T0)
+    many = _core.signal_evidence("pricing_view", 3, T0 - 4 * HOUR, T0)
+    assert once == "demo_request 2d ago"
+    assert many == "3× pricing_view (last 4h ago)"
 
 
 def test_summarize_orders_by_contribution_and_keeps_five_parts() -> None:
-    def crit(id: str, contribution: float, *evidence: str) -> CriterionExplanation:
-        return CriterionExplanation(id, "firmographic", 1.0, 1.0, contribution, (), evidence)
-
     criteria = [
-        crit("a", 5.0, "a1"),
-        crit("b", 0.0, "b1"),
-        crit("c", 20.0, "c1", "c2"),
-        crit("d", 10.0, "d1", "d2", "d3"),
-        crit("e", 1.0, "e1"),
+        (5.0, ["a1"]),
+        (0.0, ["b1"]),
+        (20.0, ["c1", "c2"]),
+        (10.0, ["d1", "d2", "d3"]),
+        (1.0, ["e1"]),
+        (10.0, ["f1"]),  # ties keep model order
     ]
-    assert summarize("warm", 44.95, criteria) == "warm 45.0: c1, c2, d1, d2, d3"
+    assert _core.summarize("warm", 44.95, criteria) == "warm 45.0: c1, c2, d1, d2, d3"
+    assert _core.summarize("warm", 0.25, [(0.0, ["x"])]) == "warm 0.2"  # half to even, as Python
 
 
 def test_to_dict_is_json_ready() -> None:
@@ -237,5 +242,7 @@ def test_a_scored_boolean_flag_reads_as_the_flag() -> None:
     # customer is scored through true/false; a boolean industry is of the wrong type: unknown
     # (it scores 0 there, so the part is left out).
     assert summaries == ["warm 50.0: customer", "cold 0.0"]
-    assert profile_evidence(customer, False) == ("not customer",)
-    assert profile_evidence(industry, True) == ("industry unknown",)
+    state = engine.new_account(ACCOUNT)
+    engine.apply_profile(state, profile(T0, fields={"customer": False, "industry": True}))
+    evidence = [c.evidence for c in engine.explain(state, "nb").criteria]
+    assert evidence == [("not customer",), ("industry unknown",)]

@@ -250,3 +250,9 @@ def test_event_and_contact_ids_are_kept_as_8_byte_blake2b_digests() -> None:
     assert list(view["dedupe"]) == [digest(e) for e in ("p1", "p2", "d1", "f1")]
     contacts = view["models"]["new-business"]["behaviors"][0]["contacts"]
     assert set(contacts) == {digest("ann"), digest("bob")}
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text())
+def test_the_native_digest_is_pythons_blake2b(text: str) -> None:
+    assert _core.hash_id(text) == hashlib.blake2b(text.encode(), digest_size=8).digest()

@@ -11,15 +11,23 @@
 //! bits: sums run left to right from zero, `2^x` is libm's `pow(2, x)` like CPython's `**`,
 //! and the UTC day is CPython's float floor division.
 
+mod decode;
+mod explain;
+mod profile;
+mod text;
+
+use std::collections::HashMap;
 use std::hint::black_box;
 
-use blake2::digest::{Update, VariableOutput};
-use blake2::Blake2bVar;
 use indexmap::IndexMap;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 use pyo3::{intern, IntoPyObjectExt};
+
+use crate::explain::Explained;
+use crate::profile::ProfileDef;
+use crate::text::py_floordiv;
 
 const CODEC_FORMAT: u8 = 1;
 const MAX_STREAK: u32 = 0xFFFF;
@@ -32,36 +40,16 @@ type Key = [u8; 8];
 /// 2^x exactly as CPython computes `2.0 ** x` (libm `pow`); `black_box` keeps the compiler
 /// from rewriting it to `exp2`, which may differ in the last bit.
 #[inline]
-fn pow2(x: f64) -> f64 {
+pub(crate) fn pow2(x: f64) -> f64 {
     black_box(2.0f64).powf(x)
-}
-
-/// CPython's `float // float` (floatobject.c `_float_div_mod`), which can differ from
-/// `floor(a / b)` when the quotient rounds up to an integer.
-fn py_floordiv(vx: f64, wx: f64) -> f64 {
-    let m = vx % wx;
-    let mut div = (vx - m) / wx;
-    if m != 0.0 && (wx < 0.0) != (m < 0.0) {
-        div -= 1.0;
-    }
-    if div != 0.0 {
-        let mut floordiv = div.floor();
-        if div - floordiv > 0.5 {
-            floordiv += 1.0;
-        }
-        floordiv
-    } else {
-        (0.0f64).copysign(vx / wx)
-    }
 }
 
 /// 8-byte blake2b digest (digest_size=8, as Python's `hashlib.blake2b`) of an id.
 fn hash_id(text: &str) -> Key {
-    let mut hasher = Blake2bVar::new(8).expect("8 is a valid blake2b size");
-    hasher.update(text.as_bytes());
-    let mut out = [0u8; 8];
-    hasher.finalize_variable(&mut out).expect("8-byte buffer");
-    out
+    let digest = blake2b_simd::Params::new()
+        .hash_length(8)
+        .hash(text.as_bytes());
+    digest.as_bytes().try_into().expect("an 8-byte digest")
 }
 
 // --- state -----------------------------------------------------------------------------------
@@ -137,6 +125,9 @@ pub struct AccountState {
     dedupe: IndexMap<Key, f64>,
     dedupe_limit: usize,
     models: Vec<ModelState>,
+    /// The `Core` whose models `models` is aligned with (0: none known), so that a check per
+    /// call is one comparison.
+    core: u64,
 }
 
 #[pymethods]
@@ -152,6 +143,7 @@ impl AccountState {
             dedupe: IndexMap::new(),
             dedupe_limit: 0,
             models: Vec::new(),
+            core: 0,
         }
     }
 
@@ -413,6 +405,7 @@ struct BehaviorDef {
     fingerprint: u32,
     half_life: f64,
     points: Vec<f64>,
+    signal_ids: Vec<String>,
     contact_keep: usize,
     contact_window: f64,
     weight_scale: f64,
@@ -427,23 +420,38 @@ struct BreadthDef {
 }
 
 #[derive(Clone, Copy)]
-enum Kind {
+pub(crate) enum Kind {
     Profile,
     Behavioral,
     Breadth,
 }
 
-struct ModelDef {
+/// One criterion in model order: where its numbers live and what an explanation calls it.
+struct PlanItem {
+    kind: Kind,
+    index: usize, // in the list of its kind
+    share: f64,   // norm * weight: contribution = share * score
+    id: String,
+    kind_name: String,
+    weight: f64,
+}
+
+pub(crate) struct ModelDef {
     id: String,
     version: u32,
     scale: f64,
     hysteresis: f64,
     norm: f64,
+    fit_norm: f64,
+    engagement_norm: f64,
     tier_names: Vec<String>,
     tier_mins: Vec<f64>,
     behaviors: Vec<BehaviorDef>,
     breadths: Vec<BreadthDef>,
-    plan: Vec<(Kind, usize)>,
+    profile: Vec<ProfileDef>,
+    profile_weights: Vec<f64>,
+    no_profile_fit: Fit,
+    plan: Vec<PlanItem>,
 }
 
 impl ModelDef {
@@ -600,10 +608,41 @@ fn trim_contacts(bs: &mut BehaviorState, keep: usize, oldest: f64) {
     bs.contacts = recent.into_iter().map(|(at, key)| (key, at)).collect();
 }
 
-/// Fit scores of one model for the account's profile, computed in Python (profile criteria).
+/// The scores of one model's profile criteria for a profile, and their weighted sum: they
+/// depend on the profile only, so they are computed when it changes (apply, restore, rescore)
+/// and never per event or per read.
+#[derive(Clone)]
 struct Fit {
     scores: Vec<f64>,
     points: f64,
+}
+
+impl ModelDef {
+    /// The fit of a profile's fields (None: no profile, the same for every account).
+    fn fit(&self, fields: Option<&Bound<'_, PyAny>>) -> PyResult<Fit> {
+        if fields.is_none() {
+            return Ok(self.no_profile_fit.clone());
+        }
+        let scores = self
+            .profile
+            .iter()
+            .map(|c| c.score(fields, self.scale))
+            .collect::<PyResult<Vec<f64>>>()?;
+        let mut points = 0.0;
+        for (weight, score) in self.profile_weights.iter().zip(&scores) {
+            points += weight * score;
+        }
+        Ok(Fit { scores, points })
+    }
+}
+
+/// The `fields` of a Python `Profile` (None for no profile).
+fn profile_fields<'py>(profile: Option<&Bound<'py, PyAny>>) -> PyResult<Option<Bound<'py, PyAny>>> {
+    match profile {
+        None => Ok(None),
+        Some(p) if p.is_none() => Ok(None),
+        Some(p) => Ok(Some(p.getattr(intern!(p.py(), "fields"))?)),
+    }
 }
 
 impl Fit {
@@ -734,6 +773,48 @@ struct Group {
     signals: Vec<SignalDef>,
 }
 
+// --- snapshots -------------------------------------------------------------------------------
+
+/// (ref, weighted, sums, streak, last_hit) of one behavioral criterion.
+type BehaviorMoment = (f64, f64, Vec<f64>, Vec<u32>, Vec<f64>);
+
+/// What an explanation of one model at time `t` reads, copied out of the state: most tier
+/// changes are never explained (the replay's --changes file), so the copy stays native until
+/// `Core.explain_snapshot` is asked for it. The profile is a reference: profiles are replaced,
+/// never mutated.
+#[pyclass(module = "scoring._core", frozen)]
+pub struct Snapshot {
+    model: usize,
+    profile: Option<Py<PyAny>>,
+    fit_scores: Vec<f64>,
+    fit_points: f64,
+    engagement: f64,
+    t: f64,
+    tier: String,
+    /// Per behavioral criterion: (ref, weighted, sums, streak, last_hit).
+    behaviors: Vec<BehaviorMoment>,
+    /// Per breadth criterion: contacts in its window at `t`.
+    contacts: Vec<usize>,
+}
+
+#[pymethods]
+impl Snapshot {
+    #[getter]
+    fn fit_points(&self) -> f64 {
+        self.fit_points
+    }
+
+    #[getter]
+    fn engagement(&self) -> f64 {
+        self.engagement
+    }
+
+    #[getter]
+    fn t(&self) -> f64 {
+        self.t
+    }
+}
+
 // --- the core --------------------------------------------------------------------------------
 
 /// The compiled models of one `Engine` and every per-account operation on them.
@@ -743,7 +824,28 @@ pub struct Core {
     groups: Vec<Vec<Group>>,
     group_index: Py<PyDict>, // event type -> index in `groups`
     dedupe_window: f64,
+    token: u64, // unique per Core: marks the states it made or rescored
 }
+
+static CORES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+type ModelSpec<'py> = (
+    Bound<'py, PyTuple>,
+    Vec<BehaviorSpec>,
+    Vec<(usize, f64, f64, f64)>,
+    Vec<ProfileSpec<'py>>,
+    Vec<(u8, usize, f64, String, String, f64)>,
+);
+type BehaviorSpec = (u32, f64, Vec<f64>, usize, f64, f64, f64, Vec<String>);
+type ProfileSpec<'py> = (
+    Vec<Bound<'py, PyString>>,
+    String,
+    Vec<(f64, f64)>,
+    HashMap<String, f64>,
+    f64,
+    f64,
+    f64,
+);
 
 /// A tier change as Python builds its `TierChange` from it:
 /// (model index, seq, previous tier, tier, previous total, total, moment).
@@ -751,6 +853,9 @@ type Change = Py<PyAny>;
 
 impl Core {
     fn aligned(&self, state: &AccountState) -> PyResult<()> {
+        if state.core == self.token {
+            return Ok(());
+        }
         let ok = state.models.len() == self.models.len()
             && state
                 .models
@@ -774,42 +879,44 @@ impl Core {
             .ok_or_else(|| PyValueError::new_err(format!("model {model_id:?} is not loaded")))
     }
 
-    /// What an explanation at `t` reads, without the profile (Python adds it).
-    fn moment<'py>(
+    /// What an explanation of model `index` at `t` reads (see `Snapshot`).
+    fn snapshot(
         &self,
-        py: Python<'py>,
         index: usize,
         ms: &ModelState,
         t: f64,
         engagement: f64,
         tier: &str,
-    ) -> PyResult<Bound<'py, PyTuple>> {
+        profile: Option<Py<PyAny>>,
+    ) -> Snapshot {
         let def = &self.models[index];
-        let behaviors = PyList::empty(py);
-        for bs in &ms.behaviors {
-            behaviors.append((
-                bs.reference,
-                bs.weighted,
-                PyList::new(py, &bs.sums)?,
-                PyList::new(py, &bs.streak)?,
-                PyList::new(py, &bs.last_hit)?,
-            ))?;
-        }
-        let contacts: Vec<usize> = def
-            .breadths
-            .iter()
-            .map(|b| recent(&ms.behaviors[b.behavior].contacts, t - b.window))
-            .collect();
-        (
-            PyTuple::new(py, &ms.fit_scores)?,
-            ms.fit_points,
+        Snapshot {
+            model: index,
+            profile,
+            fit_scores: ms.fit_scores.clone(),
+            fit_points: ms.fit_points,
             engagement,
             t,
-            tier,
-            behaviors,
-            PyList::new(py, contacts)?,
-        )
-            .into_pyobject(py)
+            tier: tier.to_owned(),
+            behaviors: ms
+                .behaviors
+                .iter()
+                .map(|bs| {
+                    (
+                        bs.reference,
+                        bs.weighted,
+                        bs.sums.clone(),
+                        bs.streak.clone(),
+                        bs.last_hit.clone(),
+                    )
+                })
+                .collect(),
+            contacts: def
+                .breadths
+                .iter()
+                .map(|b| recent(&ms.behaviors[b.behavior].contacts, t - b.window))
+                .collect(),
+        }
     }
 
     /// Evaluate every model at the clock; record totals, tiers and seq; the changes.
@@ -837,7 +944,8 @@ impl Core {
             }
             let previous_tier = std::mem::replace(&mut ms.tier, tier.clone());
             ms.seq += 1;
-            let moment = self.moment(py, index, ms, t, engagement, tier)?;
+            let profile = state.profile.as_ref().map(|p| p.clone_ref(py));
+            let snapshot = self.snapshot(index, ms, t, engagement, tier, profile);
             let change = (
                 index,
                 ms.seq,
@@ -845,7 +953,7 @@ impl Core {
                 tier,
                 previous_total,
                 total,
-                moment,
+                Py::new(py, snapshot)?,
             )
                 .into_py_any(py)?;
             changes.get_or_insert_with(Vec::new).push(change);
@@ -989,24 +1097,81 @@ fn property<'py>(
     }
 }
 
-fn fits_of(fits: &Bound<'_, PyList>) -> PyResult<Vec<Fit>> {
-    fits.iter()
-        .map(|item| {
-            let (scores, points): (Vec<f64>, f64) = item.extract()?;
-            Ok(Fit { scores, points })
-        })
-        .collect()
+impl Core {
+    /// A snapshot of `index` evaluated at `t` (the tier an evaluation at `t` would give).
+    fn read(&self, py: Python<'_>, state: &AccountState, index: usize, t: f64) -> Snapshot {
+        let def = &self.models[index];
+        let ms = &state.models[index];
+        let engagement = def.engagement_points(ms, t);
+        let total = (ms.fit_points + engagement) * def.norm;
+        let tier = &def.tier_names[def.tier_after(&ms.tier, total)];
+        let profile = state.profile.as_ref().map(|p| p.clone_ref(py));
+        self.snapshot(index, ms, t, engagement, tier, profile)
+    }
+
+    /// (at, tier, total, fit, engagement, summary, criteria) with criteria in model order as
+    /// (score, contribution, [(signal id, decayed points, count, last hit)], evidence): what
+    /// `scoring.engine` turns into an `Explanation`.
+    fn explanation_tuple<'py>(
+        &self,
+        py: Python<'py>,
+        snap: &Snapshot,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        let def = &self.models[snap.model];
+        let fields = profile_fields(snap.profile.as_ref().map(|p| p.bind(py)))?;
+        let e: Explained = def.explained(snap, fields.as_ref())?;
+        let criteria = PyList::empty(py);
+        for (item, c) in def.plan.iter().zip(&e.criteria) {
+            let signals = PyList::empty(py);
+            for s in &c.signals {
+                let id = &def.behaviors[item.index].signal_ids[s.k];
+                signals.append((id, s.decayed, s.count, s.last_hit))?;
+            }
+            criteria.append((
+                c.score,
+                c.contribution,
+                signals,
+                PyTuple::new(py, &c.evidence)?,
+            ))?;
+        }
+        (
+            e.t,
+            e.tier,
+            e.total,
+            e.fit,
+            e.engagement,
+            e.summary,
+            criteria,
+        )
+            .into_pyobject(py)
+    }
+
+    /// Per model, the fit of `profile` (a Python `Profile` or None).
+    fn fits(&self, profile: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<Fit>> {
+        let fields = profile_fields(profile)?;
+        self.models
+            .iter()
+            .map(|def| def.fit(fields.as_ref()))
+            .collect()
+    }
 }
 
 #[pymethods]
 impl Core {
-    /// `models`: per model, in engine order, (id, version, scale, hysteresis, norm, tier names,
-    /// tier mins, behaviors, breadths, plan) with behaviors as (fingerprint, half-life, points,
-    /// contact keep, contact window, weight * scale, saturation), breadths as (behavior
-    /// position, window, weight * scale, saturation) and plan as (kind code, index) per
-    /// criterion in model order (0 profile, 1 behavioral, 2 breadth).
+    /// `models`: per model, in engine order, (head, behaviors, breadths, profile criteria,
+    /// plan):
+    /// - head: (id, version, scale, hysteresis, norm, fit norm, engagement norm, tier names,
+    ///   tier mins);
+    /// - behaviors: (fingerprint, half-life, points, contact keep, contact window,
+    ///   weight * scale, saturation, signal ids);
+    /// - breadths: (behavior position, window, weight * scale, saturation);
+    /// - profile criteria: (field path segments, "bands" | "values" | "any", bands as
+    ///   [(min, score)], lower-cased value or item -> score, default, missing, weight);
+    /// - plan, per criterion in model order: (kind code: 0 profile, 1 behavioral, 2 breadth;
+    ///   index in its kind's list; norm * weight; id; kind name; weight).
+    ///
     /// `groups`: event type -> [(model index, behavior position, [(signal index, daily cap or
-    /// None, counts for breadth, [(property, op, value)])])].
+    /// None, counts for breadth, [(property, op, expected)])])], expected strings lower-cased.
     #[new]
     fn py_new(
         py: Python<'_>,
@@ -1016,39 +1181,37 @@ impl Core {
     ) -> PyResult<Self> {
         let mut defs = Vec::new();
         for model in models.iter() {
-            #[allow(clippy::type_complexity)]
+            let (head, behaviors, breadths, profile, plan): ModelSpec<'_> = model.extract()?;
             let (
                 id,
                 version,
                 scale,
                 hysteresis,
                 norm,
+                fit_norm,
+                engagement_norm,
                 tier_names,
                 tier_mins,
-                behaviors,
-                breadths,
-                plan,
-            ): (
-                String,
-                u32,
-                f64,
-                f64,
-                f64,
-                Vec<String>,
-                Vec<f64>,
-                Vec<(u32, f64, Vec<f64>, usize, f64, f64, f64)>,
-                Vec<(usize, f64, f64, f64)>,
-                Vec<(u8, usize)>,
-            ) = model.extract()?;
+            ): (String, u32, f64, f64, f64, f64, f64, Vec<String>, Vec<f64>) = head.extract()?;
             if tier_names.is_empty() || tier_names.len() != tier_mins.len() {
                 return Err(PyValueError::new_err(format!("{id}: tiers are malformed")));
             }
-            defs.push(ModelDef {
+            let mut profile_defs = Vec::new();
+            let mut profile_weights = Vec::new();
+            for (path, kind, bands, table, default, missing, weight) in profile {
+                profile_defs.push(ProfileDef::new(
+                    path, &kind, bands, table, default, missing,
+                )?);
+                profile_weights.push(weight);
+            }
+            let mut def = ModelDef {
                 id,
                 version,
                 scale,
                 hysteresis,
                 norm,
+                fit_norm,
+                engagement_norm,
                 tier_names,
                 tier_mins,
                 behaviors: behaviors
@@ -1062,16 +1225,16 @@ impl Core {
                             contact_window,
                             weight_scale,
                             saturation,
-                        )| {
-                            BehaviorDef {
-                                fingerprint,
-                                half_life,
-                                points,
-                                contact_keep,
-                                contact_window,
-                                weight_scale,
-                                saturation,
-                            }
+                            signal_ids,
+                        )| BehaviorDef {
+                            fingerprint,
+                            half_life,
+                            points,
+                            signal_ids,
+                            contact_keep,
+                            contact_window,
+                            weight_scale,
+                            saturation,
                         },
                     )
                     .collect(),
@@ -1084,18 +1247,43 @@ impl Core {
                         saturation,
                     })
                     .collect(),
+                profile: profile_defs,
+                profile_weights,
+                no_profile_fit: Fit {
+                    scores: Vec::new(),
+                    points: 0.0,
+                },
                 plan: plan
                     .into_iter()
-                    .map(|(code, index)| {
-                        let kind = match code {
+                    .map(|(code, index, share, id, kind_name, weight)| PlanItem {
+                        kind: match code {
                             1 => Kind::Behavioral,
                             2 => Kind::Breadth,
                             _ => Kind::Profile,
-                        };
-                        (kind, index)
+                        },
+                        index,
+                        share,
+                        id,
+                        kind_name,
+                        weight,
                     })
                     .collect(),
-            });
+            };
+            // Without a profile every profile criterion takes `missing`: one fit for all.
+            let missing = def
+                .profile
+                .iter()
+                .map(|c| c.score(None, def.scale))
+                .collect::<PyResult<Vec<f64>>>()?;
+            let mut points = 0.0;
+            for (weight, score) in def.profile_weights.iter().zip(&missing) {
+                points += weight * score;
+            }
+            def.no_profile_fit = Fit {
+                scores: missing,
+                points,
+            };
+            defs.push(def);
         }
         let group_index = PyDict::new(py);
         let mut all_groups = Vec::new();
@@ -1139,13 +1327,13 @@ impl Core {
             groups: all_groups,
             group_index: group_index.unbind(),
             dedupe_window,
+            token: CORES.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         })
     }
 
-    /// An account never seen: clock at -inf, lowest tier under every model. `fits` per model.
-    fn new_account(&self, account_id: String, fits: &Bound<'_, PyList>) -> PyResult<AccountState> {
-        let fits = fits_of(fits)?;
-        Ok(AccountState {
+    /// An account never seen: clock at -inf, lowest tier under every model.
+    fn new_account(&self, account_id: String) -> AccountState {
+        AccountState {
             account_id,
             clock: f64::NEG_INFINITY,
             profile: None,
@@ -1154,23 +1342,23 @@ impl Core {
             models: self
                 .models
                 .iter()
-                .zip(&fits)
-                .map(|(def, fit)| def.fresh_state(fit))
+                .map(|def| def.fresh_state(&def.no_profile_fit))
                 .collect(),
-        })
+            core: self.token,
+        }
     }
 
-    /// Rebuild an account from `dump`'s blobs (`blobs` per model, None for none). ValueError on
-    /// a corrupt blob.
+    /// Rebuild an account from `dump`'s blobs (`blobs` per model, None for none) and its
+    /// stored profile (a Python `Profile` or None). ValueError on a corrupt blob.
     fn restore(
         &self,
         account_id: String,
         meta: Option<&[u8]>,
         blobs: Vec<Option<Vec<u8>>>,
-        fits: &Bound<'_, PyList>,
-        profile: Option<Py<PyAny>>,
+        profile: Option<Bound<'_, PyAny>>,
     ) -> PyResult<AccountState> {
-        let fits = fits_of(fits)?;
+        let fits = self.fits(profile.as_ref())?;
+        let profile = profile.filter(|p| !p.is_none()).map(Bound::unbind);
         let (clock, dedupe) = match meta {
             None => (f64::NEG_INFINITY, IndexMap::new()),
             Some(blob) => decode_meta(blob).map_err(PyValueError::new_err)?,
@@ -1203,6 +1391,7 @@ impl Core {
             dedupe,
             dedupe_limit,
             models,
+            core: self.token,
         })
     }
 
@@ -1285,13 +1474,12 @@ impl Core {
         &self,
         py: Python<'_>,
         state: &mut AccountState,
-        profile: Py<PyAny>,
+        profile: Bound<'_, PyAny>,
         updated_at: f64,
-        fits: &Bound<'_, PyList>,
     ) -> PyResult<Vec<Change>> {
         self.aligned(state)?;
-        let fits = fits_of(fits)?;
-        state.profile = Some(profile);
+        let fits = self.fits(Some(&profile))?;
+        state.profile = Some(profile.unbind());
         state.clock = py_max(state.clock, updated_at);
         for (ms, fit) in state.models.iter_mut().zip(&fits) {
             fit.set(ms);
@@ -1307,13 +1495,8 @@ impl Core {
     }
 
     /// Bring every model state to the loaded versions (see Engine.rescore) and evaluate.
-    fn rescore(
-        &self,
-        py: Python<'_>,
-        state: &mut AccountState,
-        fits: &Bound<'_, PyList>,
-    ) -> PyResult<Vec<Change>> {
-        let fits = fits_of(fits)?;
+    fn rescore(&self, py: Python<'_>, state: &mut AccountState) -> PyResult<Vec<Change>> {
+        let fits = self.fits(state.profile.as_ref().map(|p| p.bind(py)))?;
         let mut old: Vec<ModelState> = std::mem::take(&mut state.models);
         let mut models = Vec::with_capacity(self.models.len());
         for (def, fit) in self.models.iter().zip(&fits) {
@@ -1329,6 +1512,7 @@ impl Core {
             }
         }
         state.models = models;
+        state.core = self.token;
         Ok(self.evaluate_all(py, state)?.unwrap_or_default())
     }
 
@@ -1357,7 +1541,8 @@ impl Core {
         let scores = def
             .plan
             .iter()
-            .map(|&(kind, i)| match kind {
+            .map(|item| (item.kind, item.index))
+            .map(|(kind, i)| match kind {
                 Kind::Behavioral => def.behavioral_score(i, &ms.behaviors[i], t).0,
                 Kind::Breadth => {
                     let b = &def.breadths[i];
@@ -1370,22 +1555,45 @@ impl Core {
         Ok((index, total, ms.fit_points, engagement, tier, scores))
     }
 
-    /// (model index, moment) of an explanation of `model` at `t`; nothing is mutated.
+    /// The explanation of `model` at `t` (see `explanation_tuple`); nothing is mutated.
     fn explain<'py>(
         &self,
         py: Python<'py>,
         state: &AccountState,
         model: &str,
         t: f64,
-    ) -> PyResult<(usize, Bound<'py, PyTuple>)> {
+    ) -> PyResult<Bound<'py, PyTuple>> {
         self.aligned(state)?;
         let index = self.model_index(model)?;
-        let def = &self.models[index];
-        let ms = &state.models[index];
-        let engagement = def.engagement_points(ms, t);
-        let total = (ms.fit_points + engagement) * def.norm;
-        let tier = def.tier_names[def.tier_after(&ms.tier, total)].clone();
-        Ok((index, self.moment(py, index, ms, t, engagement, &tier)?))
+        let snap = self.read(py, state, index, t);
+        self.explanation_tuple(py, &snap)
+    }
+
+    /// The explanation of a tier change's snapshot (see `explanation_tuple`).
+    fn explain_snapshot<'py>(
+        &self,
+        py: Python<'py>,
+        snap: &Snapshot,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        self.explanation_tuple(py, snap)
+    }
+
+    /// The replay's output lines of an account, one per model in engine order, at its clock
+    /// (what `streams.replay.score_line` and orjson make of a score and its explanation).
+    fn score_lines<'py>(
+        &self,
+        py: Python<'py>,
+        state: &AccountState,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        self.aligned(state)?;
+        let mut out = String::with_capacity(1500 * self.models.len());
+        for (index, def) in self.models.iter().enumerate() {
+            let snap = self.read(py, state, index, state.clock);
+            let fields = profile_fields(snap.profile.as_ref().map(|p| p.bind(py)))?;
+            let explained = def.explained(&snap, fields.as_ref())?;
+            def.score_line(&mut out, &state.account_id, &explained);
+        }
+        Ok(PyBytes::new(py, out.as_bytes()))
     }
 
     /// Earliest time > clock at which, with no new input, an evaluation would change the tier
@@ -1474,14 +1682,71 @@ fn meta_view<'py>(py: Python<'py>, blob: &[u8]) -> PyResult<(f64, Bound<'py, PyD
     Ok((clock, out))
 }
 
+/// `45s`, `12m`, `4h`, `2d` (explanations' ages).
+#[pyfunction]
+#[pyo3(name = "format_age")]
+fn py_format_age(seconds: f64) -> String {
+    text::format_age(seconds)
+}
+
+/// `1,200`; `1,234.5` (explanations' numbers): Python's `f"{n:,}"` of an int, or of a float's
+/// int value when it has no fraction.
+#[pyfunction]
+fn format_number(value: &Bound<'_, PyAny>) -> PyResult<String> {
+    if value.is_instance_of::<PyInt>() && !value.is_instance_of::<PyBool>() {
+        Ok(text::format_int(value.extract()?))
+    } else {
+        Ok(text::format_float_number(value.extract()?))
+    }
+}
+
+/// `demo_request 2d ago`, `3× pricing_view (last 4h ago)`.
+#[pyfunction]
+#[pyo3(name = "signal_evidence")]
+fn py_signal_evidence(id: &str, count: u32, last_hit: f64, at: f64) -> String {
+    explain::signal_evidence(id, count, last_hit, at)
+}
+
+/// The summary line of `tier`, `total` and per criterion (contribution, evidence).
+#[pyfunction]
+#[pyo3(name = "summarize")]
+fn py_summarize(tier: &str, total: f64, criteria: Vec<(f64, Vec<String>)>) -> String {
+    let parts: Vec<(f64, &[String])> = criteria.iter().map(|(c, e)| (*c, e.as_slice())).collect();
+    explain::summarize(tier, total, &parts)
+}
+
+/// RFC 3339 as the replay writes times (None when out of range).
+#[pyfunction]
+#[pyo3(name = "format_rfc3339")]
+fn py_format_rfc3339(epoch: f64) -> Option<String> {
+    text::format_rfc3339(epoch)
+}
+
+/// A float as the replay's JSON writes it.
+#[pyfunction]
+#[pyo3(name = "json_float")]
+fn py_json_float(value: f64) -> String {
+    let mut out = String::new();
+    text::json_float(&mut out, value);
+    out
+}
+
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Core>()?;
     m.add_class::<AccountState>()?;
+    m.add_class::<Snapshot>()?;
+    m.add_class::<decode::EventDecoder>()?;
     m.add_function(wrap_pyfunction!(py_hash_id, m)?)?;
     m.add_function(wrap_pyfunction!(model_state_view, m)?)?;
     m.add_function(wrap_pyfunction!(reencode_model_state, m)?)?;
     m.add_function(wrap_pyfunction!(meta_view, m)?)?;
+    m.add_function(wrap_pyfunction!(py_format_age, m)?)?;
+    m.add_function(wrap_pyfunction!(format_number, m)?)?;
+    m.add_function(wrap_pyfunction!(py_signal_evidence, m)?)?;
+    m.add_function(wrap_pyfunction!(py_summarize, m)?)?;
+    m.add_function(wrap_pyfunction!(py_format_rfc3339, m)?)?;
+    m.add_function(wrap_pyfunction!(py_json_float, m)?)?;
     m.add("MAX_STREAK", MAX_STREAK)?;
     m.add("CODEC_FORMAT", CODEC_FORMAT)?;
     Ok(())
