@@ -30,7 +30,7 @@ from typing import Protocol
 
 import orjson
 
-from scoring.decode import Rejection, decode_event, decode_profile
+from scoring.decode import Rejection, decode_event, decode_profile, stored_profile
 from scoring.engine import Engine, TierChange
 from scoring.messages import Event, Profile
 from scoring.model import Model
@@ -228,8 +228,7 @@ class Pipeline:
             profile = None
             raw_profile = fields.get(PROFILE_FIELD.encode())
             if raw_profile is not None:
-                decoded = decode_profile(unpack_profile(raw_profile))
-                profile = decoded if isinstance(decoded, Profile) else None
+                profile = stored_profile(unpack_profile(raw_profile))
             blobs = {
                 name.decode()[len(MODEL_FIELD_PREFIX) :]: blob
                 for name, blob in fields.items()

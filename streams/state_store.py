@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import cast
 
+import hiredis
 import redis.asyncio as aioredis
 from redis.connection import HiredisRespSerializer
 
@@ -89,6 +90,17 @@ end
 return 1
 """
 
+# KEYS: the accounts' hashes (one partition, so one hash tag: a single Cluster slot). One reply
+# for the whole batch: redis-py handles a pipelined HGETALL per account in Python (command
+# object, reply callback, dict), which cost the worker ~17 µs per account read.
+READ_SCRIPT = """
+local out = {}
+for i, key in ipairs(KEYS) do
+  out[i] = redis.call('HGETALL', key)
+end
+return out
+"""
+
 # KEYS: fence, outbox; ARGV: token, count
 TRIM_SCRIPT = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then
@@ -145,6 +157,18 @@ class _HiredisPacking:
     _serializer = HiredisRespSerializer()
 
     def pack_command(self, *args: object) -> list[bytes]:
+        # hiredis directly for the usual command (name without spaces, no bytearray or
+        # memoryview arguments): redis-py's wrapper walks every argument in Python first, ~10 µs
+        # per account of a batch commit. Anything else goes through the wrapper.
+        command = args[0]
+        plain = (isinstance(command, str) and " " not in command) or (
+            isinstance(command, bytes) and b" " not in command
+        )
+        if plain:
+            try:
+                return [hiredis.pack_command(args)]  # type: ignore[arg-type]  # TypeError below
+            except TypeError:
+                pass
         return self._serializer.pack(*args)  # type: ignore[arg-type, no-any-return]
 
 
@@ -256,6 +280,7 @@ class StateStore:
         self.prefix = prefix
         self._commit = client.register_script(COMMIT_SCRIPT)
         self._trim = client.register_script(TRIM_SCRIPT)
+        self._read = client.register_script(READ_SCRIPT)
 
     def keys(self, partition: int) -> PartitionKeys:
         return PartitionKeys(self.prefix, partition)
@@ -275,12 +300,14 @@ class StateStore:
         self, partition: int, account_ids: Sequence[str]
     ) -> dict[str, dict[bytes, bytes]]:
         """Every stored hash field of the given accounts (empty dict for an unknown account)."""
+        if not account_ids:
+            return {}
         keys = self.keys(partition)
-        async with self.client.pipeline(transaction=False) as pipe:
-            for account_id in account_ids:
-                pipe.hgetall(keys.account(account_id))
-            results = await pipe.execute()
-        return dict(zip(account_ids, results, strict=True))
+        replies = await self._read(keys=[keys.account(a) for a in account_ids])
+        return {
+            account_id: dict(zip(flat[::2], flat[1::2], strict=True))
+            for account_id, flat in zip(account_ids, replies, strict=True)
+        }
 
     async def commit(
         self,

@@ -98,6 +98,10 @@ def topic_configs(settings: Settings) -> dict[str, dict[str, str]]:
     }
 
 
+RESCORE_CHUNK = 500
+"""Accounts rescored per locked step: the stream waits for one step (~25 ms at 50 µs each)."""
+
+
 class Worker:
     """One worker's runtime: the pipeline, the partitions it owns and their fence tokens."""
 
@@ -270,9 +274,20 @@ class Worker:
             if await self.store.rescored_versions(partition) == self.versions:
                 continue
             log.info("rescoring partition %d to %s", partition, self.versions)
-            cursor, done = 0, 0
+            cursor, done, scanned = 0, 0, False
+            pending: list[str] = []
             while partition in self.tokens:
-                cursor, account_ids = await self.store.account_ids(partition, cursor, 500)
+                # SCAN walks the whole keyspace (every partition's accounts, the domain map) and
+                # finds a few of this partition's accounts per step: gather a full chunk before
+                # taking the partition's lock for it.
+                if not scanned and len(pending) < RESCORE_CHUNK:
+                    cursor, found = await self.store.account_ids(
+                        partition, cursor, 4 * RESCORE_CHUNK
+                    )
+                    pending.extend(found)
+                    scanned = cursor == 0
+                    continue
+                account_ids, pending = pending[:RESCORE_CHUNK], pending[RESCORE_CHUNK:]
 
                 async def run(token: str, p: int = partition, ids: list[str] = account_ids) -> None:
                     report = await self.retry(
@@ -286,7 +301,7 @@ class Worker:
                     done += len(account_ids)
                     for model in self.engine.models:
                         self.metrics.rescored_accounts.labels(model.id).inc(len(account_ids))
-                if cursor == 0:
+                if scanned and not pending:
                     await self.store.mark_rescored(partition, self.versions)
                     log.info("rescored partition %d: %d accounts", partition, done)
                     break

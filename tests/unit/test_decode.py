@@ -30,6 +30,7 @@ from scoring.decode import (
     decode_profile,
     event_from_mapping,
     profile_from_mapping,
+    stored_profile,
 )
 from scoring.messages import NO_PROPERTIES, Event, Profile
 from scoring.timefmt import parse_rfc3339
@@ -494,3 +495,17 @@ def test_native_decoder_takes_the_common_event() -> None:
     raw = orjson.dumps(VALID_EVENTS[0] | {"account_id": "acme"})
     assert _native(raw) is not None
     assert decode_event(raw) == _native(raw)
+
+
+@AGREEMENT
+@given(mutated(VALID_PROFILES, PROFILE_FIELDS, keyed_by_domain=False))
+def test_a_stored_profile_reads_back_as_decode_profile_made_it(message: object) -> None:
+    raw = orjson.dumps(message)
+    decoded = decode_profile(raw)
+    if isinstance(decoded, Profile):
+        assert stored_profile(raw) == decoded
+
+
+def test_bytes_that_are_no_stored_profile_read_as_none() -> None:
+    for raw in (b"", b"[1]", b'{"account_id": 5, "updated_at": "2026-11-23T10:00:00Z"}', b"{}"):
+        assert stored_profile(raw) is None

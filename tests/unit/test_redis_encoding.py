@@ -67,3 +67,11 @@ def test_a_command_name_with_a_space_is_split_like_redis_py_does() -> None:
     fast = b"".join(_HiredisPacking().pack_command("CONFIG GET", "maxmemory"))
 
     assert fast == b"".join(Connection().pack_command("CONFIG GET", "maxmemory"))
+
+
+def test_arguments_hiredis_cannot_take_directly_are_packed_like_redis_py_does() -> None:
+    args = ("HSET", b"key", bytearray(b"field"), memoryview(b"value"))
+
+    fast = b"".join(_HiredisPacking().pack_command(*args))
+
+    assert fast == b"".join(Connection().pack_command(*args))
