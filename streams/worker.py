@@ -269,42 +269,44 @@ class Worker:
 
     async def rescore_owned(self) -> None:
         """Rescores, in the background, every account of owned partitions whose model versions
-        differ from the loaded ones; the stream goes on between chunks."""
-        for partition in sorted(self.tokens):
-            if await self.store.rescored_versions(partition) == self.versions:
+        differ from the loaded ones; the stream goes on between chunks. Partitions run side by
+        side, so one's Redis round trips overlap another's scoring."""
+        await asyncio.gather(*(self.rescore_partition(p) for p in sorted(self.tokens)))
+
+    async def rescore_partition(self, partition: int) -> None:
+        """Rescores one owned partition in chunks, unless it is at the loaded versions already."""
+        if await self.store.rescored_versions(partition) == self.versions:
+            return
+        log.info("rescoring partition %d to %s", partition, self.versions)
+        cursor, done, scanned = 0, 0, False
+        pending: list[str] = []
+        while partition in self.tokens:
+            # SCAN walks the whole keyspace (every partition's accounts, the domain map) and
+            # finds a few of this partition's accounts per step: gather a full chunk before
+            # taking the partition's lock for it.
+            if not scanned and len(pending) < RESCORE_CHUNK:
+                cursor, found = await self.store.account_ids(partition, cursor, 4 * RESCORE_CHUNK)
+                pending.extend(found)
+                scanned = cursor == 0
                 continue
-            log.info("rescoring partition %d to %s", partition, self.versions)
-            cursor, done, scanned = 0, 0, False
-            pending: list[str] = []
-            while partition in self.tokens:
-                # SCAN walks the whole keyspace (every partition's accounts, the domain map) and
-                # finds a few of this partition's accounts per step: gather a full chunk before
-                # taking the partition's lock for it.
-                if not scanned and len(pending) < RESCORE_CHUNK:
-                    cursor, found = await self.store.account_ids(
-                        partition, cursor, 4 * RESCORE_CHUNK
-                    )
-                    pending.extend(found)
-                    scanned = cursor == 0
-                    continue
-                account_ids, pending = pending[:RESCORE_CHUNK], pending[RESCORE_CHUNK:]
+            account_ids, pending = pending[:RESCORE_CHUNK], pending[RESCORE_CHUNK:]
 
-                async def run(token: str, p: int = partition, ids: list[str] = account_ids) -> None:
-                    report = await self.retry(
-                        "rescore", lambda: self.pipeline.rescore(p, token, ids, time.time())
-                    )
-                    if not report.fenced:
-                        await self.publish(p, token)
+            async def run(token: str, p: int = partition, ids: list[str] = account_ids) -> None:
+                report = await self.retry(
+                    "rescore", lambda: self.pipeline.rescore(p, token, ids, time.time())
+                )
+                if not report.fenced:
+                    await self.publish(p, token)
 
-                if account_ids:
-                    await self.locked(partition, run)
-                    done += len(account_ids)
-                    for model in self.engine.models:
-                        self.metrics.rescored_accounts.labels(model.id).inc(len(account_ids))
-                if scanned and not pending:
-                    await self.store.mark_rescored(partition, self.versions)
-                    log.info("rescored partition %d: %d accounts", partition, done)
-                    break
+            if account_ids:
+                await self.locked(partition, run)
+                done += len(account_ids)
+                for model in self.engine.models:
+                    self.metrics.rescored_accounts.labels(model.id).inc(len(account_ids))
+            if scanned and not pending:
+                await self.store.mark_rescored(partition, self.versions)
+                log.info("rescored partition %d: %d accounts", partition, done)
+                break
 
     async def update_gauges(self) -> None:
         """Consumer lag and accounts per tier of the owned partitions. A refresh that meets an
