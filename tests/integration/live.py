@@ -122,11 +122,13 @@ class LiveRun:
         """Until Redis has applied every message now in the source topic and every outbox is
         published; fails with the workers' logs after `timeout`."""
         topic = self.settings.topic(EVENTS if source == "events" else PROFILES)
-        ends = await end_offsets(self.settings.kafka_bootstrap, topic, self.partitions)
         client = connect_redis(self.settings.redis_url.get_secret_value())
         deadline = time.monotonic() + timeout
         try:
             while time.monotonic() < deadline:
+                # Read the ends again each time: a worker re-publishes events keyed by domain to
+                # the partition of their account (through its outbox), after this wait began.
+                ends = await end_offsets(self.settings.kafka_bootstrap, topic, self.partitions)
                 done = True
                 for partition, end in ends.items():
                     keys = PartitionKeys(self.settings.key_prefix, partition)
