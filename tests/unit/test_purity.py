@@ -151,3 +151,20 @@ def test_the_clock_check_catches(source: str) -> None:
 def test_the_checks_leave_pure_code_alone(source: str) -> None:
     tree = ast.parse(source)
     assert forbidden_imports(tree) == clock_reads(tree) == []
+
+
+NATIVE_SOURCES = sorted((SCORING / "native" / "src").rglob("*.rs"))
+# The native core gets time and data passed in like the Python side: no files, sockets,
+# processes, environment or clocks.
+NATIVE_FORBIDDEN = ("std::fs", "std::net", "std::process", "std::env", "std::time", "std::io")
+
+
+def test_the_native_core_is_found() -> None:
+    assert any(path.name == "lib.rs" for path in NATIVE_SOURCES)
+
+
+@pytest.mark.parametrize("path", NATIVE_SOURCES, ids=lambda p: p.name)
+def test_native_core_does_no_io_and_reads_no_clock(path: Path) -> None:
+    source = path.read_text()
+    used = [name for name in NATIVE_FORBIDDEN if name in source]
+    assert not used, f"{path.name} uses {used}"
