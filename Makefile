@@ -82,6 +82,7 @@ bench-replay: setup ## Benchmark the offline replay of the scoring core (one cor
 
 bench: up ## All benchmarks, ~25 min (not part of make test); rewrites docs/benchmarks.md
 	$(PY) tests/bench/bench_pipeline.py --out docs/benchmarks.md
+	$(PY) tests/bench/bench_faust_floor.py --out docs/benchmarks.md
 
 clean: down ## Remove the venv, the native build and the local services' data
 	rm -rf $(VENV) deploy/local/data .pytest_cache .mypy_cache .ruff_cache .hypothesis
