@@ -111,6 +111,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     import asyncio
 
     from streams.kafka_admin import ensure_topics
+    from streams.processes import collect_rarely
     from streams.settings import Settings
     from streams.worker import Worker, topic_configs
 
@@ -137,6 +138,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     # faust's own command line (click) reads sys.argv: hand it the worker command, in its
     # spelling of the level.
     sys.argv = ["scorer", "worker", "--loglevel", {"warning": "warn"}.get(level, level)]
+    collect_rarely()  # the state cache keeps up to STATE_CACHE_ACCOUNTS accounts alive
     worker.app.main()
     return 0
 

@@ -1,9 +1,24 @@
-"""Child processes (workers started by the demo, the tests and the benchmarks)."""
+"""Process-wide settings of our long-running commands, and child processes (workers started by
+the demo, the tests and the benchmarks)."""
 
 from __future__ import annotations
 
+import gc
 import signal
 import subprocess
+
+FEW_COLLECTIONS = (20_000, 50, 1_000)
+"""Cyclic garbage collector thresholds for processes that keep many live objects (a replay's
+account states, a worker's state cache of profiles): the default ones (a young collection every
+700 allocations, older ones often) mostly rescan objects that stay alive. Measured: ~1.2 s of a
+14 s replay; ~14 of ~45 µs of CPU per event of the pipeline with a warm state cache of 20,000
+accounts (in-process, real Redis). Young collections still run, every 20,000 allocations, so
+short-lived cycles are still freed."""
+
+
+def collect_rarely() -> None:
+    """Apply `FEW_COLLECTIONS` for the rest of the process."""
+    gc.set_threshold(*FEW_COLLECTIONS)
 
 
 def stop_gracefully(process: subprocess.Popen[bytes], timeout: float = 30) -> int:

@@ -25,6 +25,7 @@ from scoring.messages import Event, Profile
 from scoring.model import Model
 from scoring.state import AccountState
 from scoring.timefmt import format_rfc3339
+from streams.processes import FEW_COLLECTIONS
 from streams.progress import Progress
 
 JSONL = orjson.OPT_APPEND_NEWLINE
@@ -176,16 +177,10 @@ def event_for(event: Event, account_id: str) -> Event:
 
 @contextmanager
 def _few_collections() -> Iterator[None]:
-    """Run the cyclic garbage collector rarely, then restore its thresholds.
-
-    A replay builds millions of small objects that stay alive until the end (account states)
-    and almost no reference cycles, so the default thresholds (a young collection every 700
-    allocations, full ones as the heap grows) mostly rescan live states: measured ~1.2 s of a
-    14 s replay of 20,000 accounts. Young collections still run (every 20,000 allocations);
-    full ones practically never do, which is safe because the replay keeps no garbage cycles.
-    """
+    """`FEW_COLLECTIONS` for the replay (it keeps every account state alive to the end), then
+    the previous thresholds."""
     thresholds = gc.get_threshold()
-    gc.set_threshold(20_000, 50, 1_000)
+    gc.set_threshold(*FEW_COLLECTIONS)
     try:
         yield
     finally:
