@@ -80,7 +80,7 @@ demo: up ## The live pipeline end to end: simulated market in, tier changes out
 bench-replay: setup ## Benchmark the offline replay of the scoring core (one core)
 	$(PY) tests/bench/bench_replay.py
 
-bench: up ## All benchmarks, ~25 min (not part of make test); rewrites docs/benchmarks.md
+bench: up ## All benchmarks, ~15 min (not part of make test); rewrites docs/benchmarks.md
 	$(PY) tests/bench/bench_pipeline.py --out docs/benchmarks.md
 	$(PY) tests/bench/bench_faust_floor.py --out docs/benchmarks.md
 

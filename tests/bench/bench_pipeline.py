@@ -1016,7 +1016,8 @@ def render(r: Results, info: dict[str, str], redis_version: str, quick: bool) ->
         f"({', '.join(MODELS_IDS)}).",
         "",
         f"Machine: {info['cores']} cores ({info['cpu']}), {info['memory']} memory, "
-        f"{info['os']}; shared (another engineer's test suite ran on the same 2 cores).",
+        f"{info['os']}; 1-minute load average before the run {info['load']} (other work on the "
+        "same cores shows here).",
         f"Versions: Python {info['python']}, Kafka {info['kafka']}, Redis {redis_version}, "
         f"faust-streaming {info['faust-streaming']}, aiokafka {info['aiokafka']}, "
         f"redis-py {info['redis-py']}.",
@@ -1122,6 +1123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     base = Settings()
     scale = QUICK if args.quick else FULL
     MODELS_IDS.extend(m.id for m in load_model_files([MODELS]))
+    load_before = os.getloadavg()[0]  # what else ran on the machine (the stack idles near 0)
     with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as tmp:
         results = asyncio.run(run(base, scale, Path(tmp), args.keep))
 
@@ -1132,7 +1134,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         finally:
             await client.aclose()
 
-    generated = render(results, machine(), asyncio.run(version()), args.quick)
+    info = machine() | {"load": f"{load_before:.2f}"}
+    generated = render(results, info, asyncio.run(version()), args.quick)
     print(generated)
     out = args.out or (None if args.quick else DOC)
     if out is not None:
