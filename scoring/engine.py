@@ -45,9 +45,6 @@ from scoring.state import AccountState, StateDecodeError
 
 Cause = Literal["event", "profile", "decay", "rescore"]
 
-NO_INPUT_CLOCK = -math.inf
-"""The clock of an account that has had no input yet (max() with any time gives that time)."""
-
 
 class WrongAccount(ScoringError):
     """An event or profile handed to the engine with another account's state."""
