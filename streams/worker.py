@@ -98,6 +98,9 @@ def topic_configs(settings: Settings) -> dict[str, dict[str, str]]:
     }
 
 
+HINT_INTERVAL = 1.0
+"""Seconds between two offset commits to Kafka (hints; see `Worker.commit_hint`)."""
+
 RESCORE_CHUNK = 500
 """Accounts rescored per locked step: the stream waits for one step (~25 ms at 50 µs each)."""
 
@@ -127,6 +130,8 @@ class Worker:
             cache=StateCache(settings.state_cache_accounts),
         )
         self.tokens: dict[int, str] = {}
+        self.hints: dict[TP, int] = {}  # offsets to tell Kafka at the next hint (commit_hint)
+        self.hinted_at = 0.0
         self.locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
         self.versions = ",".join(f"{m.id}:{m.version}" for m in sorted(models, key=lambda m: m.id))
         self.source_names = {
@@ -189,7 +194,9 @@ class Worker:
     async def on_assigned(self, _app: Any, assigned: Iterable[TP], **_: Any) -> None:
         """Takes the fence of every newly owned partition, then publishes what its previous
         owner left in the outbox and starts rescoring it if a model version changed."""
+        assigned = set(assigned)
         owned = {tp.partition for tp in assigned if tp.topic in self.source_names}
+        self.hints = {tp: offset for tp, offset in self.hints.items() if tp in assigned}
         for partition in sorted(owned - self.tokens.keys()):
             self.tokens[partition] = await self.retry(
                 "take fence", functools.partial(self.store.take_fence, partition)
@@ -202,9 +209,13 @@ class Worker:
         self.app.add_future(self.rescore_owned())
 
     async def on_revoked(self, _app: Any, revoked: Iterable[TP], **_: Any) -> None:
+        revoked = set(revoked)
         for partition in {tp.partition for tp in revoked if tp.topic in self.source_names}:
             self.tokens.pop(partition, None)
             self.pipeline.cache.drop_partition(partition)
+        # Never commit a partition this worker no longer owns: its new owner resumes from
+        # Redis's applied offset anyway.
+        self.hints = {tp: offset for tp, offset in self.hints.items() if tp not in revoked}
 
     # --- work ----------------------------------------------------------------------------------
 
@@ -224,9 +235,11 @@ class Worker:
             os._exit(70)  # EX_SOFTWARE; the supervisor (systemd, Kubernetes) restarts us
 
     async def handle(self, batch: Sequence[Any]) -> None:
-        """One batch from faust (any partitions, one topic): per partition, score and publish."""
+        """One batch from faust (any partitions, one topic): per partition, score and publish;
+        then one offset commit to Kafka for the partitions that committed to Redis."""
         now = time.time()
         started = time.perf_counter()
+        applied: list[Incoming] = []  # the last message of each partition that committed
         for (topic, partition), messages in group_batch(batch).items():
             source = self.source_names[topic]
             work = (
@@ -242,17 +255,28 @@ class Worker:
                 report = await self.retry("score batch", lambda: w(p, token, ms, now))
                 if not report.fenced:
                     await self.publish(p, token)
-                    await self.commit_hint(ms[-1])
+                    applied.append(ms[-1])
 
             await self.locked(partition, run)
+        if applied:
+            await self.commit_hint(applied)
         self.metrics.batch_seconds.observe(time.perf_counter() - started)
 
     async def publish(self, partition: int, token: str) -> None:
         await self.retry("publish outbox", lambda: self.pipeline.publish_outbox(partition, token))
 
-    async def commit_hint(self, last: Incoming) -> None:
-        """Tells Kafka where to resume: never past what Redis has applied."""
-        await self.app.consumer._commit({TP(last.topic, last.partition): last.offset + 1})
+    async def commit_hint(self, applied: Sequence[Incoming]) -> None:
+        """Tells Kafka where to resume: never past what Redis has applied (each message is the
+        last one of its partition's commit), and at most every `HINT_INTERVAL` seconds. It is
+        only a hint, Redis's applied offsets decide what counts: a commit round trip per batch
+        was a large share of a small batch's time (docs/benchmarks.md)."""
+        for m in applied:
+            self.hints[TP(m.topic, m.partition)] = m.offset + 1
+        now = time.monotonic()
+        if now - self.hinted_at < HINT_INTERVAL:
+            return
+        hints, self.hints, self.hinted_at = self.hints, {}, now
+        await self.app.consumer._commit(hints)
 
     async def sweep_all(self) -> None:
         now = time.time()
