@@ -10,12 +10,12 @@ RawSignal = tuple[str, float, int, float]  # id, decayed points, count, last hit
 RawCriterion = tuple[float, float, list[RawSignal], tuple[str, ...]]  # score, contribution, ...
 # at, tier, total, fit, engagement, summary, criteria
 RawExplanation = tuple[float, str, float, float | None, float | None, str, list[RawCriterion]]
-RawChange = tuple[int, int, str, str, float, float, Snapshot]
+# (model index, seq, previous tier, tier), (previous total, total, fit, engagement, at), snapshot
+RawChange = tuple[
+    tuple[int, int, str, str], tuple[float, float, float | None, float | None, float], Snapshot
+]
 
-class Snapshot:
-    fit_points: float
-    engagement: float
-    t: float
+class Snapshot: ...
 
 class AccountState:
     account_id: str
@@ -50,7 +50,7 @@ class Core:
     def standing(self, state: AccountState, model: str) -> tuple[str, float]: ...
     def score(
         self, state: AccountState, model: str, t: float
-    ) -> tuple[int, float, float, float, str, list[float]]: ...
+    ) -> tuple[float, float | None, float | None, str, list[float]]: ...
     def explain(self, state: AccountState, model: str, t: float) -> RawExplanation: ...
     def explain_snapshot(self, snapshot: Snapshot) -> RawExplanation: ...
     def score_lines(self, state: AccountState) -> bytes: ...

@@ -509,14 +509,14 @@ class Engine:
         """The score at max(clock, at) (at the clock when `at` is None); nothing is mutated."""
         compiled = self._compiled_model(model_id)
         t = _read_time(state, at)
-        _, total, fit_points, engagement, tier, scores = self._core.score(state, model_id, t)
+        total, fit, engagement, tier, scores = self._core.score(state, model_id, t)
         return Score(
             account_id=state.account_id,
             model=compiled.id,
             model_version=compiled.version,
             total=total,
-            fit=fit_points * compiled.fit_norm if compiled.profile else None,
-            engagement=engagement * compiled.engagement_norm if compiled.engagement_norm else None,
+            fit=fit,
+            engagement=engagement,
             tier=tier,
             clock=t,
             criteria={plan[3]: score for plan, score in zip(compiled.plan, scores, strict=True)},
@@ -574,7 +574,8 @@ class Engine:
         if not raw:
             return ()
         changes = []
-        for index, seq, previous_tier, tier, previous_total, total, snapshot in raw:
+        for (index, seq, previous_tier, tier), numbers, snapshot in raw:
+            previous_total, total, fit, engagement, at = numbers
             compiled = self._compiled[index]
             changes.append(
                 TierChange(
@@ -586,12 +587,10 @@ class Engine:
                     tier=tier,
                     previous_total=previous_total,
                     total=total,
-                    fit=snapshot.fit_points * compiled.fit_norm if compiled.profile else None,
-                    engagement=snapshot.engagement * compiled.engagement_norm
-                    if compiled.engagement_norm
-                    else None,
+                    fit=fit,
+                    engagement=engagement,
                     cause=cause,
-                    at=snapshot.t,
+                    at=at,
                     _explanation=_DeferredExplanation(self._core, compiled, snapshot),
                 )
             )

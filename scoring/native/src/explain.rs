@@ -9,7 +9,7 @@
 use pyo3::prelude::*;
 
 use crate::text::{format_age, json_float, json_str, write_rfc3339};
-use crate::{pow2, Kind, ModelDef, Snapshot};
+use crate::{Kind, ModelDef, Snapshot};
 
 /// At most this many pieces of evidence in a summary line, strongest first.
 const MAX_SUMMARY_PARTS: usize = 5;
@@ -89,7 +89,6 @@ impl ModelDef {
         snap: &Snapshot,
         fields: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Explained> {
-        let scale = self.scale;
         let t = snap.t;
         let mut criteria = Vec::with_capacity(self.plan.len());
         for item in &self.plan {
@@ -97,13 +96,8 @@ impl ModelDef {
                 Kind::Behavioral => {
                     let def = &self.behaviors[item.index];
                     let (reference, weighted, sums, streak, last_hit) = &snap.behaviors[item.index];
-                    let factor = pow2((reference - t) / def.half_life);
-                    let x = weighted * factor;
-                    let score = if x > 0.0 {
-                        scale * (x / def.saturation).min(1.0)
-                    } else {
-                        0.0
-                    };
+                    let (score, factor) =
+                        self.behavioral_score(item.index, *weighted, *reference, t);
                     let mut ranked: Vec<(f64, usize)> = (0..sums.len())
                         .filter(|&k| streak[k] != 0)
                         .map(|k| (def.points[k] * sums[k] * factor, k))
@@ -130,9 +124,8 @@ impl ModelDef {
                 }
                 Kind::Breadth => {
                     let n = snap.contacts[item.index];
-                    let saturation = self.breadths[item.index].saturation;
                     (
-                        scale * (n as f64 / saturation).min(1.0),
+                        self.breadth_score(item.index, n),
                         Vec::new(),
                         vec![breadth_evidence(n)],
                     )
@@ -154,13 +147,13 @@ impl ModelDef {
             .iter()
             .map(|c| (c.contribution, c.evidence.as_slice()))
             .collect();
+        let (fit, engagement) = self.sub_scores(snap.fit_points, snap.engagement);
         Ok(Explained {
             t,
             tier: snap.tier.clone(),
             total,
-            fit: (!self.profile.is_empty()).then_some(snap.fit_points * self.fit_norm),
-            engagement: (self.engagement_norm != 0.0)
-                .then_some(snap.engagement * self.engagement_norm),
+            fit,
+            engagement,
             summary: summarize(&snap.tier, total, &parts),
             criteria,
         })

@@ -525,17 +525,42 @@ impl ModelDef {
         points
     }
 
-    /// (score on 0..scale, decay factor) of behavioral criterion `index` at `t`.
-    fn behavioral_score(&self, index: usize, bs: &BehaviorState, t: f64) -> (f64, f64) {
+    /// (score on 0..scale, decay factor) at `t` of behavioral criterion `index` whose sums are
+    /// `weighted` at `reference`.
+    pub(crate) fn behavioral_score(
+        &self,
+        index: usize,
+        weighted: f64,
+        reference: f64,
+        t: f64,
+    ) -> (f64, f64) {
         let def = &self.behaviors[index];
-        let factor = pow2((bs.reference - t) / def.half_life);
-        let x = bs.weighted * factor;
+        let factor = pow2((reference - t) / def.half_life);
+        let x = weighted * factor;
         let score = if x > 0.0 {
             self.scale * (x / def.saturation).min(1.0)
         } else {
             0.0
         };
         (score, factor)
+    }
+
+    /// Score (0..scale) of breadth criterion `index` with `contacts` in its window.
+    pub(crate) fn breadth_score(&self, index: usize, contacts: usize) -> f64 {
+        self.scale * (contacts as f64 / self.breadths[index].saturation).min(1.0)
+    }
+
+    /// The fit and engagement sub-scores (0..100) of a total's two parts; None for a model
+    /// without criteria of that side.
+    pub(crate) fn sub_scores(
+        &self,
+        fit_points: f64,
+        engagement: f64,
+    ) -> (Option<f64>, Option<f64>) {
+        (
+            (!self.profile.is_empty()).then_some(fit_points * self.fit_norm),
+            (self.engagement_norm != 0.0).then_some(engagement * self.engagement_norm),
+        )
     }
 
     fn fresh_state(&self, fit: &Fit) -> ModelState {
@@ -797,24 +822,6 @@ pub struct Snapshot {
     contacts: Vec<usize>,
 }
 
-#[pymethods]
-impl Snapshot {
-    #[getter]
-    fn fit_points(&self) -> f64 {
-        self.fit_points
-    }
-
-    #[getter]
-    fn engagement(&self) -> f64 {
-        self.engagement
-    }
-
-    #[getter]
-    fn t(&self) -> f64 {
-        self.t
-    }
-}
-
 // --- the core --------------------------------------------------------------------------------
 
 /// The compiled models of one `Engine` and every per-account operation on them.
@@ -836,6 +843,8 @@ type ModelSpec<'py> = (
     Vec<ProfileSpec<'py>>,
     Vec<(u8, usize, f64, String, String, f64)>,
 );
+/// (total, fit, engagement, tier, score per criterion in model order) of `Core.score`.
+type ScoreParts = (f64, Option<f64>, Option<f64>, String, Vec<f64>);
 type BehaviorSpec = (u32, f64, Vec<f64>, usize, f64, f64, f64, Vec<String>);
 type ProfileSpec<'py> = (
     Vec<Bound<'py, PyString>>,
@@ -847,8 +856,8 @@ type ProfileSpec<'py> = (
     f64,
 );
 
-/// A tier change as Python builds its `TierChange` from it:
-/// (model index, seq, previous tier, tier, previous total, total, moment).
+/// A tier change as Python builds its `TierChange` from it: ((model index, seq, previous tier,
+/// tier), (previous total, total, fit, engagement, at), snapshot for its explanation).
 type Change = Py<PyAny>;
 
 impl Core {
@@ -945,14 +954,11 @@ impl Core {
             let previous_tier = std::mem::replace(&mut ms.tier, tier.clone());
             ms.seq += 1;
             let profile = state.profile.as_ref().map(|p| p.clone_ref(py));
+            let (fit, engagement_score) = def.sub_scores(ms.fit_points, engagement);
             let snapshot = self.snapshot(index, ms, t, engagement, tier, profile);
             let change = (
-                index,
-                ms.seq,
-                previous_tier,
-                tier,
-                previous_total,
-                total,
+                (index, ms.seq, previous_tier, tier),
+                (previous_total, total, fit, engagement_score, t),
                 Py::new(py, snapshot)?,
             )
                 .into_py_any(py)?;
@@ -1459,9 +1465,9 @@ impl Core {
             let contact_id = if contact.is_none() {
                 None
             } else {
-                Some(contact.cast::<PyString>()?.to_str()?.to_owned())
+                Some(contact.cast::<PyString>()?.to_str()?)
             };
-            self.apply_hits(state, t, &props, contact_id.as_deref(), groups)?;
+            self.apply_hits(state, t, &props, contact_id, groups)?;
         }
         match self.evaluate_all(py, state)? {
             None => Ok(py.None()),
@@ -1525,12 +1531,7 @@ impl Core {
 
     /// (model index, total, fit points, engagement points, tier, [score per criterion in
     /// model order]) at `t`; nothing is mutated.
-    fn score(
-        &self,
-        state: &AccountState,
-        model: &str,
-        t: f64,
-    ) -> PyResult<(usize, f64, f64, f64, String, Vec<f64>)> {
+    fn score(&self, state: &AccountState, model: &str, t: f64) -> PyResult<ScoreParts> {
         self.aligned(state)?;
         let index = self.model_index(model)?;
         let def = &self.models[index];
@@ -1543,16 +1544,19 @@ impl Core {
             .iter()
             .map(|item| (item.kind, item.index))
             .map(|(kind, i)| match kind {
-                Kind::Behavioral => def.behavioral_score(i, &ms.behaviors[i], t).0,
+                Kind::Behavioral => {
+                    let bs = &ms.behaviors[i];
+                    def.behavioral_score(i, bs.weighted, bs.reference, t).0
+                }
                 Kind::Breadth => {
                     let b = &def.breadths[i];
-                    let n = recent(&ms.behaviors[b.behavior].contacts, t - b.window) as f64;
-                    def.scale * (n / b.saturation).min(1.0)
+                    def.breadth_score(i, recent(&ms.behaviors[b.behavior].contacts, t - b.window))
                 }
                 Kind::Profile => ms.fit_scores[i],
             })
             .collect();
-        Ok((index, total, ms.fit_points, engagement, tier, scores))
+        let (fit, engagement) = def.sub_scores(ms.fit_points, engagement);
+        Ok((total, fit, engagement, tier, scores))
     }
 
     /// The explanation of `model` at `t` (see `explanation_tuple`); nothing is mutated.
@@ -1614,21 +1618,22 @@ impl Core {
             return Ok(None);
         }
         let line = def.tier_mins[held] - def.hysteresis;
-        if total_at(f64::INFINITY) >= line || total_at(f64::INFINITY).is_nan() {
+        let below = |t: f64| total_at(t) < line;
+        if !below(f64::INFINITY) {
             return Ok(None);
         }
         if !start.is_finite() {
             return Ok(None);
         }
         let (mut lo, mut step) = (start, 1.0);
-        while total_at(start + step) >= line || total_at(start + step).is_nan() {
+        while !below(start + step) {
             lo = start + step;
             step *= 2.0;
         }
         let mut hi = start + step;
         while hi - lo > DUE_PRECISION {
             let mid = (lo + hi) / 2.0;
-            if total_at(mid) < line {
+            if below(mid) {
                 hi = mid;
             } else {
                 lo = mid;
