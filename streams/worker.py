@@ -17,6 +17,7 @@ import os
 import time
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import faust
@@ -105,8 +106,25 @@ RESCORE_CHUNK = 500
 """Accounts rescored per locked step: the stream waits for one step (~25 ms at 50 µs each)."""
 
 
+@dataclass(frozen=True, slots=True)
+class Fence:
+    """This worker's claim on a partition: the token its commits carry, and the consumer
+    generation (the rebalance) that gave it the partition."""
+
+    token: str
+    generation: int
+
+
 class Worker:
-    """One worker's runtime: the pipeline, the partitions it owns and their fence tokens."""
+    """One worker's runtime: the pipeline, the partitions it owns and their fences.
+
+    A batch only ever continues what Redis has applied: messages count for a partition only
+    if they were fetched in the generation that gave this worker the partition. After every
+    rebalance faust seeks each assigned partition back to its committed offset (a hint never
+    ahead of Redis), so the messages that were fetched before come again. Without this rule a
+    batch still in faust's buffer from before the rebalance could commit past a batch that was
+    dropped during it, and the dropped messages would then be filtered as applied.
+    """
 
     def __init__(self, settings: Settings, models: tuple[Model, ...]) -> None:
         self.settings = settings
@@ -129,7 +147,11 @@ class Worker:
             max_future_skew=settings.max_future_skew,
             cache=StateCache(settings.state_cache_accounts),
         )
-        self.tokens: dict[int, str] = {}
+        self.fences: dict[int, Fence] = {}
+        # The latest generation whose assignment has its fences taken; batches of a newer
+        # generation wait for it (`owned_since`).
+        self.assigned_generation = 0
+        self.assignment_done = asyncio.Event()
         self.hints: dict[TP, int] = {}  # offsets to tell Kafka at the next hint (commit_hint)
         self.hinted_at = 0.0
         self.locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
@@ -194,24 +216,35 @@ class Worker:
     async def on_assigned(self, _app: Any, assigned: Iterable[TP], **_: Any) -> None:
         """Takes the fence of every newly owned partition, then publishes what its previous
         owner left in the outbox and starts rescoring it if a model version changed."""
+        generation = self.app.consumer_generation_id
         assigned = set(assigned)
         owned = {tp.partition for tp in assigned if tp.topic in self.source_names}
         self.hints = {tp: offset for tp, offset in self.hints.items() if tp in assigned}
-        for partition in sorted(owned - self.tokens.keys()):
-            self.tokens[partition] = await self.retry(
+        for partition in sorted(self.fences.keys() - owned):
+            self.fences.pop(partition, None)
+            self.pipeline.cache.drop_partition(partition)
+        # A partition kept without a revoke moves to this generation too: faust seeks it back
+        # to its committed offset like every other, so its older messages come again.
+        for partition in self.fences.keys() & owned:
+            self.fences[partition] = Fence(self.fences[partition].token, generation)
+        taken = sorted(owned - self.fences.keys())
+        for partition in taken:
+            token = await self.retry(
                 "take fence", functools.partial(self.store.take_fence, partition)
             )
+            self.fences[partition] = Fence(token, generation)
             log.info("owning partition %d", partition)
+        done, self.assignment_done = self.assignment_done, asyncio.Event()
+        self.assigned_generation = max(self.assigned_generation, generation)
+        done.set()
+        for partition in taken:
             await self.locked(partition, functools.partial(self.publish, partition))
-        for partition in sorted(self.tokens.keys() - owned):
-            self.tokens.pop(partition, None)
-            self.pipeline.cache.drop_partition(partition)
         self.app.add_future(self.rescore_owned())
 
     async def on_revoked(self, _app: Any, revoked: Iterable[TP], **_: Any) -> None:
         revoked = set(revoked)
         for partition in {tp.partition for tp in revoked if tp.topic in self.source_names}:
-            self.tokens.pop(partition, None)
+            self.fences.pop(partition, None)
             self.pipeline.cache.drop_partition(partition)
         # Never commit a partition this worker no longer owns: its new owner resumes from
         # Redis's applied offset anyway.
@@ -240,7 +273,7 @@ class Worker:
         now = time.time()
         started = time.perf_counter()
         applied: list[Incoming] = []  # the last message of each partition that committed
-        for (topic, partition), messages in group_batch(batch).items():
+        for (topic, partition, generation), messages in group_batch(batch).items():
             source = self.source_names[topic]
             work = (
                 self.pipeline.events_batch if source == "events" else self.pipeline.profiles_batch
@@ -257,7 +290,7 @@ class Worker:
                     await self.publish(p, token)
                     applied.append(ms[-1])
 
-            await self.locked(partition, run)
+            await self.locked(partition, run, generation)
         if applied:
             await self.commit_hint(applied)
         self.metrics.batch_seconds.observe(time.perf_counter() - started)
@@ -280,7 +313,7 @@ class Worker:
 
     async def sweep_all(self) -> None:
         now = time.time()
-        for partition in sorted(self.tokens):
+        for partition in sorted(self.fences):
 
             async def run(token: str, p: int = partition) -> None:
                 report = await self.retry("decay sweep", lambda: self.pipeline.sweep(p, token, now))
@@ -295,7 +328,7 @@ class Worker:
         """Rescores, in the background, every account of owned partitions whose model versions
         differ from the loaded ones; the stream goes on between chunks. Partitions run side by
         side, so one's Redis round trips overlap another's scoring."""
-        await asyncio.gather(*(self.rescore_partition(p) for p in sorted(self.tokens)))
+        await asyncio.gather(*(self.rescore_partition(p) for p in sorted(self.fences)))
 
     async def rescore_partition(self, partition: int) -> None:
         """Rescores one owned partition in chunks, unless it is at the loaded versions already."""
@@ -304,7 +337,7 @@ class Worker:
         log.info("rescoring partition %d to %s", partition, self.versions)
         cursor, done, scanned = 0, 0, False
         pending: list[str] = []
-        while partition in self.tokens:
+        while partition in self.fences:
             # SCAN walks the whole keyspace (every partition's accounts, the domain map) and
             # finds a few of this partition's accounts per step: gather a full chunk before
             # taking the partition's lock for it.
@@ -341,7 +374,7 @@ class Worker:
             log.warning("metrics refresh skipped: %s: %s", type(err).__name__, err)
 
     async def _update_gauges(self) -> None:
-        partitions = sorted(self.tokens)
+        partitions = sorted(self.fences)
         # Only what the consumer has assigned right now: during a rebalance a fenced partition
         # may not be (or no longer be) assigned, and asking its high-water mark would raise.
         for tp in self.app.consumer.assignment():
@@ -365,12 +398,28 @@ class Worker:
             for tier, count in counts.items():
                 self.metrics.accounts_per_tier.labels(model.id, tier).set(count)
 
-    async def locked(self, partition: int, work: Callable[[str], Awaitable[None]]) -> None:
-        """Runs `work(token)` alone on the partition, if this worker still owns it."""
+    async def locked(
+        self,
+        partition: int,
+        work: Callable[[str], Awaitable[None]],
+        generation: int | None = None,
+    ) -> None:
+        """Runs `work(token)` alone on the partition, if this worker still owns it; for
+        messages fetched in `generation`, only if that generation gave it the partition."""
+        if generation is not None:
+            await self.owned_since(generation)
         async with self.locks[partition]:
-            token = self.tokens.get(partition)
-            if token is not None:
-                await work(token)
+            fence = self.fences.get(partition)
+            if fence is None or generation not in (None, fence.generation):
+                return
+            await work(fence.token)
+
+    async def owned_since(self, generation: int) -> None:
+        """Waits until the fences of `generation`'s assignment are taken. Its messages can reach
+        a batch before `on_assigned` is done: dropping them then, while the next batch of the
+        same generation goes on, would leave a gap."""
+        while self.assigned_generation < generation:
+            await self.assignment_done.wait()
 
     async def retry(self, what: str, call: Callable[[], Awaitable[Any]]) -> Any:
         """Retries `call` while Redis or Kafka fail: the batch must not be skipped, so the stream
@@ -405,9 +454,9 @@ class Worker:
             checks = {
                 "redis": await self.redis_reachable(),
                 "kafka": await self.kafka_reachable(),
-                "partitions": sorted(self.tokens),
+                "partitions": sorted(self.fences),
             }
-            healthy = checks["redis"] and checks["kafka"] and bool(self.tokens)
+            healthy = checks["redis"] and checks["kafka"] and bool(self.fences)
             return web.json(checks, status=200 if healthy else 503)
 
         @app.page("/metrics")
@@ -523,12 +572,14 @@ class Worker:
         }
 
 
-def group_batch(batch: Sequence[Any]) -> dict[tuple[str, int], list[Incoming]]:
-    """A faust batch as `Incoming` messages per (topic, partition), each in offset order."""
-    groups: dict[tuple[str, int], list[Incoming]] = {}
+def group_batch(batch: Sequence[Any]) -> dict[tuple[str, int, int], list[Incoming]]:
+    """A faust batch as `Incoming` messages per (topic, partition, consumer generation), each
+    in offset order. A batch taken across a rebalance holds messages of two generations."""
+    groups: dict[tuple[str, int, int], list[Incoming]] = {}
     for event in batch:
         message = event.message
-        groups.setdefault((message.topic, message.partition), []).append(
+        key = (message.topic, message.partition, int(message.generation_id))
+        groups.setdefault(key, []).append(
             Incoming(
                 topic=message.topic,
                 partition=message.partition,

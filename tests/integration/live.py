@@ -13,6 +13,8 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +49,7 @@ class LiveRun:
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
     logs: list[Path] = field(default_factory=list)
     ports: list[int] = field(default_factory=list)
+    stopped: set[int] = field(default_factory=set)  # pids of workers stopped on purpose
 
     def __post_init__(self) -> None:
         self.env = {
@@ -88,6 +91,19 @@ class LiveRun:
         worker.send_signal(signal.SIGKILL)
         worker.wait()
 
+    def stop(self, worker: subprocess.Popen[bytes]) -> None:
+        """Stops a worker the polite way (SIGTERM): it leaves the group, which rebalances.
+        One stopped in the middle of a rebalance was once seen to hang in faust's shutdown
+        for good; it is killed after 20 s (its partitions move on after the session timeout,
+        and Redis already holds all it committed)."""
+        self.stopped.add(worker.pid)
+        worker.send_signal(signal.SIGTERM)
+        try:
+            worker.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
+
     def stop_all(self) -> None:
         for worker in self.workers:
             if worker.poll() is None:
@@ -98,6 +114,51 @@ class LiveRun:
             except subprocess.TimeoutExpired:
                 worker.kill()
                 worker.wait()
+
+    def owned_partitions(self) -> list[list[int] | None]:
+        """The partitions each running worker owns now (its /healthz); None for a worker whose
+        web server does not answer yet. Owning none is possible: faust may give a joining
+        worker nothing when partitions do not divide evenly."""
+        owned: list[list[int] | None] = []
+        for worker, port in zip(self.workers, self.ports, strict=True):
+            if worker.poll() is not None:
+                continue
+            try:
+                url = f"http://127.0.0.1:{port}/healthz"
+                with urllib.request.urlopen(url, timeout=5) as reply:
+                    owned.append(orjson.loads(reply.read())["partitions"])
+            except urllib.error.HTTPError as err:  # 503: owns nothing (yet)
+                owned.append(orjson.loads(err.read())["partitions"])
+            except OSError:
+                owned.append(None)
+        return owned
+
+    async def wait_joined(self, worker: subprocess.Popen[bytes], timeout: float = 60) -> None:
+        """Until `worker` has had its first assignment (maybe an empty one)."""
+        log = self.logs[self.workers.index(worker)]
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if "Executing _on_partitions_assigned" in log.read_text(errors="replace"):
+                return
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"the worker never joined\n{self.log_tail()}")
+
+    async def wait_settled(self, timeout: float = 60) -> None:
+        """Until the group has settled on the running workers: each has joined (had an
+        assignment, maybe empty) and every partition has exactly one owner."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            joined = all(
+                "Executing _on_partitions_assigned" in log.read_text(errors="replace")
+                for worker, log in zip(self.workers, self.logs, strict=True)
+                if worker.poll() is None
+            )
+            owned = await asyncio.to_thread(self.owned_partitions)
+            every = sorted(p for ps in owned for p in ps or ())
+            if joined and None not in owned and every == list(range(self.partitions)):
+                return
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"the group never settled\n{self.log_tail()}")
 
     def log_tail(self, lines: int = 60) -> str:
         parts = []
@@ -139,10 +200,14 @@ class LiveRun:
                         done = False
                 if done:
                     return
-                if any(w.poll() is not None for w in self.workers if w.returncode != -9):
-                    dead = [w for w in self.workers if w.poll() not in (None, -9)]
-                    if dead:
-                        raise AssertionError(f"a worker exited\n{self.log_tail()}")
+                # Killed (-9) or stopped (`stop`) on purpose is fine; any other exit is not.
+                dead = [
+                    w
+                    for w in self.workers
+                    if w.poll() not in (None, -9) and w.pid not in self.stopped
+                ]
+                if dead:
+                    raise AssertionError(f"a worker exited\n{self.log_tail()}")
                 await asyncio.sleep(0.2)
         finally:
             await client.aclose()

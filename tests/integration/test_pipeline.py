@@ -18,6 +18,7 @@ from aiokafka import AIOKafkaProducer
 
 from streams.kafka_admin import delete_topics_with_prefix, wait_for_topics
 from streams.simulate import simulate
+from streams.tools import message_key
 from streams.worker import DEAD_LETTERS, EVENTS, PROFILES, SCORE_CHANGES
 from tests.integration.live import MODELS, LiveRun, by_change_key
 
@@ -151,6 +152,68 @@ async def test_sigkilled_workers_lose_nothing_and_count_nothing_twice(
         kills += 1
         live.start_worker()
     assert kills == 4
+    await producing
+    await live.wait_applied("events", timeout=180)
+    live.cli("export", "--out", str(tmp_path / "live.jsonl"))
+
+    replay_out, replay_changes = replay(live, profiles, events, tmp_path)
+    assert_same_scores(tmp_path / "live.jsonl", replay_out)
+    assert_same_changes(await live.score_changes(), replay_changes)
+
+
+async def produce_paced(
+    live: LiveRun, events: Path, per_second: float, last: int, release: asyncio.Event
+) -> None:
+    """Sends the events file keyed by account at about `per_second`, holding its `last`
+    events back until `release` is set, so the stream still flows while workers come and go
+    however slow the machine is."""
+    producer = AIOKafkaProducer(bootstrap_servers=live.settings.kafka_bootstrap, linger_ms=5)
+    await producer.start()
+    try:
+        topic = live.settings.topic(EVENTS)
+        lines = events.read_bytes().splitlines()
+        started = time.monotonic()
+        for n, line in enumerate(lines):
+            if n == len(lines) - last:
+                await release.wait()
+            await producer.send(topic, line, key=message_key(orjson.loads(line), "events"))
+            ahead = n / per_second - (time.monotonic() - started)
+            if ahead > 0.01:
+                await asyncio.sleep(ahead)
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+
+async def test_workers_joining_and_leaving_mid_stream_lose_nothing(
+    live: LiveRun, tmp_path: Path
+) -> None:
+    """Rebalances while events flow. Each one revokes every partition (faust's eager protocol)
+    and gives most back to the worker that had them, while messages fetched before it may
+    still be in that worker's batch buffer, and a batch may come before the worker has taken
+    a newly assigned partition's fence (tests/integration/test_worker_ownership.py pins both
+    rules; this is the whole thing, which lost events before them)."""
+    profiles, events = market_files(tmp_path, accounts=80, events=24000, seed=7)
+    await start(live, 2)
+    await live.wait_settled()
+    live.cli("produce", "--profiles", str(profiles))
+    await live.wait_applied("profiles")
+
+    churned = asyncio.Event()
+    producing = asyncio.create_task(
+        produce_paced(live, events, per_second=2000, last=2000, release=churned)
+    )
+    # Workers that join and leave again right away: rebalances in quick succession, each
+    # giving the first two workers back the partitions they had, while new processes starting
+    # take CPU from them. A worker leaves only once it has joined (one stopped while joining
+    # holds the group up to its rebalance timeout).
+    for _ in range(3):
+        joining = [live.start_worker(), live.start_worker()]
+        for worker in joining:
+            await live.wait_joined(worker)
+        for worker in joining:
+            live.stop(worker)
+    churned.set()
     await producing
     await live.wait_applied("events", timeout=180)
     live.cli("export", "--out", str(tmp_path / "live.jsonl"))

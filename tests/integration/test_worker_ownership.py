@@ -1,0 +1,88 @@
+"""Which batches a worker lets through around a rebalance, against the real Redis (the fences).
+
+The rule (streams.worker.Worker): messages count for a partition only if they were fetched in
+the generation that gave this worker the partition, and a batch of a generation whose
+assignment is still being taken waits for it instead of being dropped. The end-to-end version
+of this is tests/integration/test_pipeline.py's workers joining and leaving mid-stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+from faust.types import TP
+
+from streams.model_files import load_model_files
+from streams.settings import Settings
+from streams.worker import EVENTS, Worker
+from tests.integration.live import MODELS
+
+pytestmark = [pytest.mark.redis]
+
+
+@pytest.fixture
+async def worker(redis_client: object, test_id: str) -> AsyncIterator[Worker]:
+    settings = Settings(
+        topic_prefix=f"test-{test_id}.",
+        key_prefix=f"test-{test_id}",
+        app_id=f"test-{test_id}-scorer",
+        topic_partitions=2,
+    )
+    runtime = Worker(settings, load_model_files([str(MODELS)]))
+    runtime.rescore_owned = _nothing  # type: ignore[method-assign]  # not under test here
+    yield runtime
+    await runtime.redis.aclose()
+
+
+async def _nothing() -> None:
+    return None
+
+
+async def assign(worker: Worker, generation: int, partitions: set[int]) -> None:
+    """What faust does in a rebalance: revoke everything (eager protocol), set the new
+    generation, then send the assignment."""
+    topic = worker.settings.topic(EVENTS)
+    await worker.on_revoked(None, {TP(topic, p) for p in worker.fences})
+    worker.app.consumer_generation_id = generation
+    await worker.on_assigned(None, {TP(topic, p) for p in partitions})
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.tokens: list[str] = []
+
+    async def __call__(self, token: str) -> None:
+        self.tokens.append(token)
+
+
+async def test_messages_of_the_owning_generation_run_under_its_fence(worker: Worker) -> None:
+    await assign(worker, 1, {0, 1})
+    work = Recorder()
+    await worker.locked(0, work, generation=1)
+    assert work.tokens == [worker.fences[0].token]
+
+
+async def test_messages_fetched_before_the_rebalance_are_dropped(worker: Worker) -> None:
+    """They come again: faust seeks every assigned partition back to its committed offset."""
+    await assign(worker, 1, {0, 1})
+    await assign(worker, 2, {0})
+    work = Recorder()
+    await worker.locked(0, work, generation=1)
+    await worker.locked(1, work, generation=2)  # no longer owned
+    assert work.tokens == []
+    await worker.locked(0, work, generation=2)
+    assert work.tokens == [worker.fences[0].token]
+
+
+async def test_a_batch_of_an_assignment_in_progress_waits_for_its_fence(worker: Worker) -> None:
+    await assign(worker, 1, {0})
+    work = Recorder()
+    # Faust resumed the stream before this worker's handler took the new fences.
+    early = asyncio.create_task(worker.locked(1, work, generation=2))
+    await asyncio.sleep(0.05)
+    assert not early.done() and work.tokens == []
+    await assign(worker, 2, {0, 1})
+    await asyncio.wait_for(early, 5)
+    assert work.tokens == [worker.fences[1].token]
