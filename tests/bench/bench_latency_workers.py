@@ -18,11 +18,7 @@ import os
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
-
-import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -34,30 +30,18 @@ from streams.settings import Settings  # noqa: E402
 from streams.simulate import simulate  # noqa: E402
 from streams.state_store import connect_redis  # noqa: E402
 from streams.worker import EVENTS, PROFILES  # noqa: E402
+from tests.integration.live import owned_by  # noqa: E402
 
 ACCOUNTS, EVENTS_SIMULATED, SECONDS = 10_000, 100_000, 30.0
 
 
 def another_worker(dep: bp.Deployment, n: int) -> tuple[subprocess.Popen[bytes], int]:
     """A worker beside the deployment's own, with the same settings and its own web port."""
-    s = dep.settings
     port = bp.free_port()
-    env = {
-        **os.environ,
-        "KAFKA_BOOTSTRAP": s.kafka_bootstrap,
-        "REDIS_URL": s.redis_url.get_secret_value(),
-        "TOPIC_PREFIX": s.topic_prefix,
-        "KEY_PREFIX": s.key_prefix,
-        "APP_ID": s.app_id,
-        "TOPIC_PARTITIONS": str(s.topic_partitions),
-        "MODELS_DIR": str(bp.MODELS),
-        "DECAY_SWEEP_INTERVAL": "0",
-        "WEB_PORT": str(port),
-    }
     with (dep.workdir / f"other-worker-{n}.log").open("wb") as log:
         worker = subprocess.Popen(
             [sys.executable, "-m", "streams.cli", "worker", "--loglevel", "info"],
-            env=env,
+            env=dep.worker_env(bp.MODELS, port),
             cwd=bp.ROOT,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -65,22 +49,12 @@ def another_worker(dep: bp.Deployment, n: int) -> tuple[subprocess.Popen[bytes],
     return worker, port
 
 
-def owned(port: int) -> list[int]:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as reply:
-            return list(orjson.loads(reply.read())["partitions"])
-    except urllib.error.HTTPError as err:
-        return list(orjson.loads(err.read())["partitions"])
-    except OSError:
-        return []
-
-
 async def settled(ports: list[int], partitions: int, timeout: float = 120) -> None:
     """Until every worker owns a partition and each partition has one owner: a rebalance in
     the measured phase would stall it for a second or two."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        found = [await asyncio.to_thread(owned, port) for port in ports]
+        found = [await asyncio.to_thread(owned_by, port) or [] for port in ports]
         if all(found) and sorted(p for ps in found for p in ps) == list(range(partitions)):
             return
         await asyncio.sleep(0.2)

@@ -159,13 +159,10 @@ class Deployment:
         self.log: Path | None = None
         self.count = 0
 
-    def start_worker(self, models_dir: Path) -> subprocess.Popen[bytes]:
-        assert self.worker is None, "one worker at a time"
+    def worker_env(self, models_dir: Path, port: int) -> dict[str, str]:
+        """The environment of a `scorer worker` of this deployment, serving HTTP on `port`."""
         s = self.settings
-        self.port = free_port()
-        self.count += 1
-        self.log = self.workdir / f"worker-{self.count}.log"
-        env = {
+        return {
             **os.environ,
             "KAFKA_BOOTSTRAP": s.kafka_bootstrap,
             "REDIS_URL": s.redis_url.get_secret_value(),
@@ -175,8 +172,15 @@ class Deployment:
             "TOPIC_PARTITIONS": str(s.topic_partitions),
             "MODELS_DIR": str(models_dir),
             "DECAY_SWEEP_INTERVAL": "0",  # no sweep competing with the measured work
-            "WEB_PORT": str(self.port),
+            "WEB_PORT": str(port),
         }
+
+    def start_worker(self, models_dir: Path) -> subprocess.Popen[bytes]:
+        assert self.worker is None, "one worker at a time"
+        self.port = free_port()
+        self.count += 1
+        self.log = self.workdir / f"worker-{self.count}.log"
+        env = self.worker_env(models_dir, self.port)
         with self.log.open("wb") as handle:
             self.worker = subprocess.Popen(
                 [sys.executable, "-m", "streams.cli", "worker", "--loglevel", "info"],

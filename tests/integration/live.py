@@ -24,6 +24,7 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import TopicPartition
 
 from streams.kafka_admin import end_offsets
+from streams.processes import stop_gracefully
 from streams.settings import Settings
 from streams.state_store import PartitionKeys, connect_redis
 from streams.worker import DEAD_LETTERS, EVENTS, PROFILES, SCORE_CHANGES
@@ -36,6 +37,18 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def owned_by(port: int) -> list[int] | None:
+    """The partitions the worker serving `port` owns now (its /healthz, 503 when it owns
+    none); None while its web server does not answer."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as reply:
+            return list(orjson.loads(reply.read())["partitions"])
+    except urllib.error.HTTPError as err:
+        return list(orjson.loads(err.read())["partitions"])
+    except OSError:
+        return None
 
 
 @dataclass
@@ -97,12 +110,7 @@ class LiveRun:
         for good; it is killed after 20 s (its partitions move on after the session timeout,
         and Redis already holds all it committed)."""
         self.stopped.add(worker.pid)
-        worker.send_signal(signal.SIGTERM)
-        try:
-            worker.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait()
+        stop_gracefully(worker, timeout=20)
 
     def stop_all(self) -> None:
         for worker in self.workers:
@@ -116,29 +124,24 @@ class LiveRun:
                 worker.wait()
 
     def owned_partitions(self) -> list[list[int] | None]:
-        """The partitions each running worker owns now (its /healthz); None for a worker whose
-        web server does not answer yet. Owning none is possible: faust may give a joining
-        worker nothing when partitions do not divide evenly."""
-        owned: list[list[int] | None] = []
-        for worker, port in zip(self.workers, self.ports, strict=True):
-            if worker.poll() is not None:
-                continue
-            try:
-                url = f"http://127.0.0.1:{port}/healthz"
-                with urllib.request.urlopen(url, timeout=5) as reply:
-                    owned.append(orjson.loads(reply.read())["partitions"])
-            except urllib.error.HTTPError as err:  # 503: owns nothing (yet)
-                owned.append(orjson.loads(err.read())["partitions"])
-            except OSError:
-                owned.append(None)
-        return owned
+        """The partitions each running worker owns now (`owned_by`). Owning none is possible:
+        faust may give a joining worker nothing when partitions do not divide evenly."""
+        return [
+            owned_by(port)
+            for worker, port in zip(self.workers, self.ports, strict=True)
+            if worker.poll() is None
+        ]
+
+    def has_joined(self, worker: subprocess.Popen[bytes]) -> bool:
+        """Whether `worker` has had an assignment (maybe an empty one), from its log."""
+        log = self.logs[self.workers.index(worker)]
+        return "Executing _on_partitions_assigned" in log.read_text(errors="replace")
 
     async def wait_joined(self, worker: subprocess.Popen[bytes], timeout: float = 60) -> None:
         """Until `worker` has had its first assignment (maybe an empty one)."""
-        log = self.logs[self.workers.index(worker)]
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if "Executing _on_partitions_assigned" in log.read_text(errors="replace"):
+            if self.has_joined(worker):
                 return
             await asyncio.sleep(0.05)
         raise AssertionError(f"the worker never joined\n{self.log_tail()}")
@@ -148,11 +151,7 @@ class LiveRun:
         assignment, maybe empty) and every partition has exactly one owner."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            joined = all(
-                "Executing _on_partitions_assigned" in log.read_text(errors="replace")
-                for worker, log in zip(self.workers, self.logs, strict=True)
-                if worker.poll() is None
-            )
+            joined = all(self.has_joined(w) for w in self.workers if w.poll() is None)
             owned = await asyncio.to_thread(self.owned_partitions)
             every = sorted(p for ps in owned for p in ps or ())
             if joined and None not in owned and every == list(range(self.partitions)):

@@ -113,6 +113,17 @@ def assert_same_changes(published: list[dict[str, object]], replay_changes: Path
             assert abs(mine["total"] - theirs["total"]) <= TOLERANCE, key
 
 
+async def assert_live_equals_replay(
+    live: LiveRun, profiles: Path, events: Path, tmp_path: Path
+) -> None:
+    """`scorer export` of the live state against `scorer replay` of the same files, and the
+    published score changes against the replay's."""
+    live.cli("export", "--out", str(tmp_path / "live.jsonl"))
+    replay_out, replay_changes = replay(live, profiles, events, tmp_path)
+    assert_same_scores(tmp_path / "live.jsonl", replay_out)
+    assert_same_changes(await live.score_changes(), replay_changes)
+
+
 @pytest.mark.parametrize("workers", [1, 2], ids=["one-worker", "two-workers-four-partitions"])
 async def test_live_pipeline_equals_the_replay(live: LiveRun, tmp_path: Path, workers: int) -> None:
     profiles, events = market_files(tmp_path, accounts=60, events=3000, seed=workers)
@@ -122,11 +133,7 @@ async def test_live_pipeline_equals_the_replay(live: LiveRun, tmp_path: Path, wo
     await live.wait_applied("profiles")
     live.cli("produce", "--events", str(events))
     await live.wait_applied("events")
-    live.cli("export", "--out", str(tmp_path / "live.jsonl"))
-
-    replay_out, replay_changes = replay(live, profiles, events, tmp_path)
-    assert_same_scores(tmp_path / "live.jsonl", replay_out)
-    assert_same_changes(await live.score_changes(), replay_changes)
+    await assert_live_equals_replay(live, profiles, events, tmp_path)
 
 
 async def test_sigkilled_workers_lose_nothing_and_count_nothing_twice(
@@ -154,11 +161,7 @@ async def test_sigkilled_workers_lose_nothing_and_count_nothing_twice(
     assert kills == 4
     await producing
     await live.wait_applied("events", timeout=180)
-    live.cli("export", "--out", str(tmp_path / "live.jsonl"))
-
-    replay_out, replay_changes = replay(live, profiles, events, tmp_path)
-    assert_same_scores(tmp_path / "live.jsonl", replay_out)
-    assert_same_changes(await live.score_changes(), replay_changes)
+    await assert_live_equals_replay(live, profiles, events, tmp_path)
 
 
 async def produce_paced(
@@ -216,11 +219,7 @@ async def test_workers_joining_and_leaving_mid_stream_lose_nothing(
     churned.set()
     await producing
     await live.wait_applied("events", timeout=180)
-    live.cli("export", "--out", str(tmp_path / "live.jsonl"))
-
-    replay_out, replay_changes = replay(live, profiles, events, tmp_path)
-    assert_same_scores(tmp_path / "live.jsonl", replay_out)
-    assert_same_changes(await live.score_changes(), replay_changes)
+    await assert_live_equals_replay(live, profiles, events, tmp_path)
 
 
 async def test_every_dead_letter_code_with_good_events_around(
