@@ -1003,6 +1003,21 @@ def machine() -> dict[str, str]:
     }
 
 
+async def redis_facts(base: Settings) -> dict[str, str]:
+    """Redis's version, and what it holds before the run: other data is not measured, but it
+    slows what walks or copies the whole keyspace (SCAN, AOF rewrites)."""
+    client = connect_redis(base.redis_url.get_secret_value())
+    try:
+        server, memory = await client.info("server"), await client.info("memory")
+        return {
+            "redis": str(server["redis_version"]),
+            "keys": str(await client.dbsize()),
+            "redis_memory": f"{int(memory['used_memory']) / 2**20:,.1f} MiB",
+        }
+    finally:
+        await client.aclose()
+
+
 def _f(value: float | int | None, fmt: str = ",.0f", unit: str = "") -> str:
     return "n/a" if value is None else f"{value:{fmt}}{unit}"
 
@@ -1015,7 +1030,7 @@ def _verdict(ok: bool | None) -> str:
     return "n/a" if ok is None else ("met" if ok else "**missed**")
 
 
-def render(r: Results, info: dict[str, str], redis_version: str, quick: bool) -> str:
+def render(r: Results, info: dict[str, str], quick: bool) -> str:
     """The generated part of docs/benchmarks.md."""
     sc, lat = r.scale, r.latency
     pipe, ceil, naive = r.pipeline_rate, r.ceiling_rate, r.naive_rate
@@ -1030,8 +1045,9 @@ def render(r: Results, info: dict[str, str], redis_version: str, quick: bool) ->
         "",
         f"Machine: {info['cores']} cores ({info['cpu']}), {info['memory']} memory, "
         f"{info['os']}; 1-minute load average before the run {info['load']} (other work on the "
-        "same cores shows here).",
-        f"Versions: Python {info['python']}, Kafka {info['kafka']}, Redis {redis_version}, "
+        f"same cores shows here); Redis before the run: {int(info['keys']):,} keys, "
+        f"{info['redis_memory']} used.",
+        f"Versions: Python {info['python']}, Kafka {info['kafka']}, Redis {info['redis']}, "
         f"faust-streaming {info['faust-streaming']}, aiokafka {info['aiokafka']}, "
         f"redis-py {info['redis-py']}.",
         "",
@@ -1137,18 +1153,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     scale = QUICK if args.quick else FULL
     MODELS_IDS.extend(m.id for m in load_model_files([MODELS]))
     load_before = os.getloadavg()[0]  # what else ran on the machine (the stack idles near 0)
+    redis_before = asyncio.run(redis_facts(base))
+    if int(redis_before["keys"]) > 0:
+        print(
+            f"bench: Redis already holds {int(redis_before['keys']):,} keys; the rescoring's SCAN "
+            "walks them and Redis's AOF rewrites copy them, so they count in the figures",
+            file=sys.stderr,
+        )
     with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as tmp:
         results = asyncio.run(run(base, scale, Path(tmp), args.keep))
-
-    async def version() -> str:
-        client = connect_redis(base.redis_url.get_secret_value())
-        try:
-            return str((await client.info("server"))["redis_version"])
-        finally:
-            await client.aclose()
-
-    info = machine() | {"load": f"{load_before:.2f}"}
-    generated = render(results, info, asyncio.run(version()), args.quick)
+    info = machine() | {"load": f"{load_before:.2f}"} | redis_before
+    generated = render(results, info, args.quick)
     print(generated)
     out = args.out or (None if args.quick else DOC)
     if out is not None:
