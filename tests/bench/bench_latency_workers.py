@@ -1,9 +1,11 @@
 """Latency at 5,000 events/s with one worker and with two, on the local stack (issue 5, item 4).
 
     .venv/bin/python tests/bench/bench_latency_workers.py [--workers 1 2] [--rounds 3]
+        [--accounts 10000] [--seconds 30]
 
 Each round is a fresh deployment (`bench_pipeline.Deployment`, its own topics and keys): 10,000
-accounts' profiles, then `bench_pipeline.latency_phase` for 30 s, with the CPU each process
+accounts' profiles (`--accounts`), then `bench_pipeline.latency_phase` for 30 s (`--seconds`),
+with the CPU each process
 used during the phase (from /proc) and how busy the machine was. It prints one line per round;
 docs/benchmarks.md quotes them. Not part of `make bench` (which measures one worker): it answers
 whether a second worker on the same machine brings the p99 down.
@@ -32,7 +34,7 @@ from streams.state_store import connect_redis  # noqa: E402
 from streams.worker import EVENTS, PROFILES  # noqa: E402
 from tests.integration.live import owned_by  # noqa: E402
 
-ACCOUNTS, EVENTS_SIMULATED, SECONDS = 10_000, 100_000, 30.0
+ACCOUNTS, SECONDS = 10_000, 30.0
 
 
 def another_worker(dep: bp.Deployment, n: int) -> tuple[subprocess.Popen[bytes], int]:
@@ -76,7 +78,7 @@ def service_pid(pattern: str) -> int | None:
     return int(found.split()[0]) if found.split() else None
 
 
-async def one_round(workers: int) -> str:
+async def one_round(workers: int, accounts: int, seconds: float) -> str:
     base = Settings()
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%d%H%M%S") + f"w{workers}"
     workdir = Path(f"/tmp/bench-latency-{stamp}")
@@ -84,7 +86,7 @@ async def one_round(workers: int) -> str:
     dep = bp.Deployment(base, stamp, workdir)
     s = dep.settings
     client = connect_redis(s.redis_url.get_secret_value())
-    market = simulate(ACCOUNTS, EVENTS_SIMULATED, end=time.time() - 600, seed=5)
+    market = simulate(accounts, 10 * accounts, end=time.time() - 600, seed=5)
     profiles = bp.encode_rows(market.profiles, "profiles")
     templates = [e for e in market.events if "account_id" in e][:50_000]
     others: list[subprocess.Popen[bytes]] = []
@@ -109,7 +111,7 @@ async def one_round(workers: int) -> str:
         ticks_before = {name: cpu_ticks(pid) for name, pid in pids.items()}
         all_before, idle_before = machine_ticks()
         started = time.monotonic()
-        result = await bp.latency_phase(client, dep, templates, bp.OFFERED_RATE, SECONDS, 180.0)
+        result = await bp.latency_phase(client, dep, templates, bp.OFFERED_RATE, seconds, 180.0)
         elapsed = time.monotonic() - started
         all_after, idle_after = machine_ticks()
         hz = os.sysconf("SC_CLK_TCK")
@@ -136,10 +138,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--accounts", type=int, default=ACCOUNTS, help="10 events each")
+    parser.add_argument("--seconds", type=float, default=SECONDS, help="of offered load")
     args = parser.parse_args()
     for _ in range(args.rounds):
         for workers in args.workers:
-            print(asyncio.run(one_round(workers)), flush=True)
+            print(asyncio.run(one_round(workers, args.accounts, args.seconds)), flush=True)
     return 0
 
 
