@@ -2,12 +2,54 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import faust
+from faust.transport.drivers import aiokafka as faust_aiokafka
 
 from streams.settings import Settings
 
 
-def create_app(settings: Settings, **overrides: object) -> faust.App:
+class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):  # type: ignore[misc]  # faust is Any to mypy
+    """faust's consumer thread, with the broker's fetch wait from `Settings`.
+
+    faust-streaming 0.15 creates its aiokafka consumer with `fetch_max_wait_ms=1500` and no
+    setting. aiokafka keeps one fetch in flight per broker and leaves out of it the partitions
+    whose fetched messages are still buffered, so while the worker is busy the fetch often names
+    only quiet partitions (the profiles topic) and the broker holds it for the whole wait: the
+    busy events partitions get nothing new meanwhile. Measured with 100,000 accounts at 5,000
+    events/s (docs/benchmarks.md): the worker sat idle for up to a second at a time with seconds
+    of events waiting in Kafka.
+    """
+
+    def _create_worker_consumer(self, transport: Any) -> Any:
+        consumer = super()._create_worker_consumer(transport)
+        # Read when the consumer starts (aiokafka 0.14 hands it to its Fetcher in start()).
+        consumer._fetch_max_wait_ms = round(self.app.fetch_max_wait * 1000)
+        return consumer
+
+
+class _Consumer(faust_aiokafka.Consumer):  # type: ignore[misc]  # faust is Any to mypy
+    def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
+        return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+
+class _Transport(faust_aiokafka.Transport):  # type: ignore[misc]  # faust is Any to mypy
+    Consumer = _Consumer
+
+
+class ScorerApp(faust.App):  # type: ignore[misc]  # faust is Any to mypy
+    """A faust app whose Kafka consumer waits at most `fetch_max_wait` seconds per fetch."""
+
+    def __init__(self, app_id: str, *, fetch_max_wait: float, **options: Any) -> None:
+        self.fetch_max_wait = fetch_max_wait
+        super().__init__(app_id, **options)
+
+    def _new_transport(self) -> Any:
+        return _Transport(self.conf.broker_consumer, self)
+
+
+def create_app(settings: Settings, **overrides: object) -> ScorerApp:
     """A faust app wired to the configured Kafka, with the project's defaults.
 
     Offsets start at the earliest message for a new consumer group: a new deployment scores the
@@ -29,4 +71,4 @@ def create_app(settings: Settings, **overrides: object) -> faust.App:
         "broker_heartbeat_interval": settings.kafka_session_timeout / 10,
     }
     options.update(overrides)
-    return faust.App(settings.app_id, **options)
+    return ScorerApp(settings.app_id, fetch_max_wait=settings.kafka_fetch_max_wait, **options)

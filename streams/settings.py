@@ -38,6 +38,13 @@ class Settings(BaseSettings):
         description="Seconds before the group gives a silent worker's partitions to others "
         "(env KAFKA_SESSION_TIMEOUT); lower means faster takeover after a crash.",
     )
+    kafka_fetch_max_wait: float = Field(
+        0.02,
+        gt=0,
+        description="Seconds the broker may hold a fetch that finds no new messages (env "
+        "KAFKA_FETCH_MAX_WAIT). The consumer keeps one fetch in flight per broker, so a long "
+        "wait on a quiet topic (profiles) delays the busy one (events); see streams/app.py.",
+    )
     topic_prefix: str = Field(
         "", description="Prefix of every topic name, e.g. 'prod.' (env TOPIC_PREFIX)."
     )
