@@ -17,9 +17,9 @@ class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):  # type: ignore[mi
     setting. aiokafka keeps one fetch in flight per broker and leaves out of it the partitions
     whose fetched messages are still buffered, so while the worker is busy the fetch often names
     only quiet partitions (the profiles topic) and the broker holds it for the whole wait: the
-    busy events partitions get nothing new meanwhile. Measured with 100,000 accounts at 5,000
-    events/s (docs/benchmarks.md): the worker sat idle for up to a second at a time with seconds
-    of events waiting in Kafka.
+    busy events partitions cannot be fetched again meanwhile. With 100,000 accounts at 5,000
+    events/s the worker sat idle for up to a second at a time with seconds of events waiting in
+    Kafka; this wait is one of the causes measured in docs/benchmarks.md.
     """
 
     def _create_worker_consumer(self, transport: Any) -> Any:
