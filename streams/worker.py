@@ -220,9 +220,7 @@ class Worker:
         assigned = set(assigned)
         owned = {tp.partition for tp in assigned if tp.topic in self.source_names}
         self.hints = {tp: offset for tp, offset in self.hints.items() if tp in assigned}
-        for partition in sorted(self.fences.keys() - owned):
-            self.fences.pop(partition, None)
-            self.pipeline.cache.drop_partition(partition)
+        self.release(self.fences.keys() - owned)
         # A partition kept without a revoke moves to this generation too: faust seeks it back
         # to its committed offset like every other, so its older messages come again.
         for partition in self.fences.keys() & owned:
@@ -243,12 +241,16 @@ class Worker:
 
     async def on_revoked(self, _app: Any, revoked: Iterable[TP], **_: Any) -> None:
         revoked = set(revoked)
-        for partition in {tp.partition for tp in revoked if tp.topic in self.source_names}:
-            self.fences.pop(partition, None)
-            self.pipeline.cache.drop_partition(partition)
+        self.release({tp.partition for tp in revoked if tp.topic in self.source_names})
         # Never commit a partition this worker no longer owns: its new owner resumes from
         # Redis's applied offset anyway.
         self.hints = {tp: offset for tp, offset in self.hints.items() if tp not in revoked}
+
+    def release(self, partitions: Iterable[int]) -> None:
+        """Forgets the partitions' fences and cached states: this worker no longer owns them."""
+        for partition in partitions:
+            self.fences.pop(partition, None)
+            self.pipeline.cache.drop_partition(partition)
 
     # --- work ----------------------------------------------------------------------------------
 

@@ -50,7 +50,13 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:  # imported from elsewhere (python -c, pytest): find the siblings
     sys.path.insert(0, str(HERE))
 
-from bench_pipeline import ceiling, encode_rows, free_port, produce_all  # noqa: E402
+from bench_pipeline import (  # noqa: E402
+    ceiling,
+    encode_rows,
+    free_port,
+    process_cpu_seconds,
+    produce_all,
+)
 
 from streams.kafka_admin import (  # noqa: E402
     delete_topics_with_prefix,
@@ -118,12 +124,6 @@ def _cpu() -> float:
     return times.user + times.system
 
 
-def _proc_cpu(pid: int) -> float:
-    """User + system CPU seconds of a live process, from /proc/<pid>/stat."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 async def run_worker(
     bootstrap: str,
     prefix: str,
@@ -168,7 +168,7 @@ async def run_worker(
             if time.monotonic() - started > READY_TIMEOUT:
                 raise RuntimeError(f"the {variant} worker did not finish in time\n{_tail(log)}")
             await asyncio.sleep(0.05)
-        total_cpu = _proc_cpu(worker.pid)
+        total_cpu = process_cpu_seconds(worker.pid)
         until_done = time.monotonic() - started
     finally:
         await asyncio.to_thread(stop_gracefully, worker, 60)

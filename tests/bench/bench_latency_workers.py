@@ -40,15 +40,7 @@ ACCOUNTS, SECONDS = 10_000, 30.0
 def another_worker(dep: bp.Deployment, n: int) -> tuple[subprocess.Popen[bytes], int]:
     """A worker beside the deployment's own, with the same settings and its own web port."""
     port = bp.free_port()
-    with (dep.workdir / f"other-worker-{n}.log").open("wb") as log:
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "streams.cli", "worker", "--loglevel", "info"],
-            env=dep.worker_env(bp.MODELS, port),
-            cwd=bp.ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    return worker, port
+    return dep.spawn_worker(bp.MODELS, port, dep.workdir / f"other-worker-{n}.log"), port
 
 
 async def settled(ports: list[int], partitions: int, timeout: float = 120) -> None:
@@ -61,11 +53,6 @@ async def settled(ports: list[int], partitions: int, timeout: float = 120) -> No
             return
         await asyncio.sleep(0.2)
     raise RuntimeError("the workers never settled on the partitions")
-
-
-def cpu_ticks(pid: int) -> int:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])  # utime + stime
 
 
 def machine_ticks() -> tuple[int, int]:
@@ -108,15 +95,14 @@ async def one_round(workers: int, accounts: int, seconds: float) -> str:
         for name, pattern in (("kafka", "kafka.Kafka"), ("redis", "redis-server")):
             if (pid := service_pid(pattern)) is not None:
                 pids[name] = pid
-        ticks_before = {name: cpu_ticks(pid) for name, pid in pids.items()}
+        cpu_before = {name: bp.process_cpu_seconds(pid) for name, pid in pids.items()}
         all_before, idle_before = machine_ticks()
         started = time.monotonic()
         result = await bp.latency_phase(client, dep, templates, bp.OFFERED_RATE, seconds, 180.0)
         elapsed = time.monotonic() - started
         all_after, idle_after = machine_ticks()
-        hz = os.sysconf("SC_CLK_TCK")
         cores = ", ".join(
-            f"{name} {(cpu_ticks(pid) - ticks_before[name]) / hz / elapsed:.2f}"
+            f"{name} {(bp.process_cpu_seconds(pid) - cpu_before[name]) / elapsed:.2f}"
             for name, pid in pids.items()
         )
         busy = 1 - (idle_after - idle_before) / max(all_after - all_before, 1)

@@ -133,6 +133,12 @@ class Results:
 # --- the deployment under test -----------------------------------------------------------------
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a live process has used so far, from /proc/<pid>/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -175,20 +181,24 @@ class Deployment:
             "WEB_PORT": str(port),
         }
 
-    def start_worker(self, models_dir: Path) -> subprocess.Popen[bytes]:
-        assert self.worker is None, "one worker at a time"
-        self.port = free_port()
-        self.count += 1
-        self.log = self.workdir / f"worker-{self.count}.log"
-        env = self.worker_env(models_dir, self.port)
-        with self.log.open("wb") as handle:
-            self.worker = subprocess.Popen(
+    def spawn_worker(self, models_dir: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
+        """A `scorer worker` process of this deployment, its output in `log`."""
+        with log.open("wb") as handle:
+            return subprocess.Popen(
                 [sys.executable, "-m", "streams.cli", "worker", "--loglevel", "info"],
-                env=env,
+                env=self.worker_env(models_dir, port),
                 cwd=ROOT,
                 stdout=handle,
                 stderr=subprocess.STDOUT,
             )
+
+    def start_worker(self, models_dir: Path) -> subprocess.Popen[bytes]:
+        """The deployment's worker (one at a time: `stop_worker` before the next)."""
+        assert self.worker is None, "one worker at a time"
+        self.port = free_port()
+        self.count += 1
+        self.log = self.workdir / f"worker-{self.count}.log"
+        self.worker = self.spawn_worker(models_dir, self.port, self.log)
         return self.worker
 
     def stop_worker(self) -> None:
@@ -218,10 +228,9 @@ class Deployment:
         return found.get("VmRSS", 0.0), found.get("VmHWM", 0.0)
 
     def cpu_seconds(self) -> float:
-        """User + system CPU seconds the worker has used so far, from /proc/<pid>/stat."""
+        """User + system CPU seconds the worker has used so far."""
         assert self.worker is not None
-        fields = Path(f"/proc/{self.worker.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return process_cpu_seconds(self.worker.pid)
 
     async def http(self, path: str) -> tuple[int, bytes]:
         """GET on the worker's web server; (0, b"") when it does not answer yet."""
