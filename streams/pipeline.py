@@ -14,6 +14,12 @@ publish what it leaves in the outbox. One batch of one partition goes like this:
    changes, dead letters, re-published events) and the decay schedule;
 5. the outbox is published to Kafka and trimmed once the broker has acknowledged it.
 
+While one fence token holds a partition, only this worker's commits change its applied offsets
+and outbox, so the pipeline remembers both (per partition and token) instead of reading them
+back every batch: the common batch is one Lua call, one publish and one trim. Anything that
+leaves the memory unsure (an error mid-call, a fenced call) forgets it; the next batch reads
+Redis again. A new token (the partition lost and got back) never matches what was remembered.
+
 A crash between 4 and 5 publishes the outbox again after restart: score changes are delivered at
 least once, always with the same `(account_id, model, seq)`.
 """
@@ -215,6 +221,17 @@ class Pipeline:
         self.tier_names = {
             model.id: tuple(tier.name for tier in model.tiers) for model in engine.models
         }
+        # (partition, source) -> (token, applied offset) as committed under that token.
+        self._applied: dict[tuple[int, str], tuple[str, int]] = {}
+        # partition -> (token, the entries of its outbox in Redis, oldest first).
+        self._outbox: dict[int, tuple[str, list[Outgoing]]] = {}
+
+    def release(self, partition: int) -> None:
+        """Forgets what is cached or remembered of a partition this worker no longer owns."""
+        self.cache.drop_partition(partition)
+        self._outbox.pop(partition, None)
+        for source in ("events", "profiles"):
+            self._applied.pop((partition, source), None)
 
     # --- reading and writing accounts ----------------------------------------------------------
 
@@ -271,7 +288,7 @@ class Pipeline:
     ) -> BatchReport:
         """Applies one batch of the events topic's `partition` (messages in offset order)."""
         report = BatchReport()
-        fresh = await self._fresh(partition, "events", messages, report)
+        fresh = await self._fresh(partition, token, "events", messages, report)
         if not fresh:
             return report
         outbox: list[Outgoing] = []
@@ -327,7 +344,7 @@ class Pipeline:
         """Applies one batch of the profiles topic's `partition`: each replaces the account's
         profile and re-evaluates it (cause `profile`)."""
         report = BatchReport()
-        fresh = await self._fresh(partition, "profiles", messages, report)
+        fresh = await self._fresh(partition, token, "profiles", messages, report)
         if not fresh:
             return report
         outbox: list[Outgoing] = []
@@ -399,14 +416,22 @@ class Pipeline:
         return report
 
     async def publish_outbox(self, partition: int, token: str, batch: int = 1000) -> int:
-        """Publishes the partition's outbox, oldest first; returns how many were acknowledged."""
+        """Publishes the partition's outbox, oldest first; returns how many were acknowledged.
+
+        The entries come from memory when the pipeline knows the outbox (it read it empty under
+        `token` and committed every entry since), else from Redis."""
         published = 0
         while True:
-            entries = await self.store.outbox(partition, batch)
-            self.metrics.outbox_backlog.labels(str(partition)).set(len(entries))
-            if not entries:
+            known = self._outbox.get(partition)
+            if known is not None and known[0] == token:
+                messages = known[1][:batch]
+            else:
+                entries = await self.store.outbox(partition, batch)
+                messages = [Outgoing.decode(entry) for entry in entries]
+            self.metrics.outbox_backlog.labels(str(partition)).set(len(messages))
+            if not messages:
+                self._outbox[partition] = (token, [])
                 return published
-            messages = [Outgoing.decode(entry) for entry in entries]
             await self.publisher.publish(messages)
             acknowledged = time.time()
             for message in messages:
@@ -415,9 +440,13 @@ class Pipeline:
                     self.metrics.ingest_to_published_seconds.observe(
                         max(acknowledged - float(ingested), 0.0)
                     )
-            if not await self.store.clear_outbox(partition, token, len(entries)):
+            known = self._outbox.pop(partition, None)  # unsure until the trim has answered
+            if not await self.store.clear_outbox(partition, token, len(messages)):
                 return published  # fenced: the new owner publishes the rest
-            published += len(entries)
+            if known is not None and known[0] == token:
+                del known[1][: len(messages)]
+                self._outbox[partition] = known
+            published += len(messages)
 
     # --- helpers -------------------------------------------------------------------------------
 
@@ -447,9 +476,19 @@ class Pipeline:
         return states
 
     async def _fresh(
-        self, partition: int, source: str, messages: Sequence[Incoming], report: BatchReport
+        self,
+        partition: int,
+        token: str,
+        source: str,
+        messages: Sequence[Incoming],
+        report: BatchReport,
     ) -> list[Incoming]:
-        applied = await self.store.applied_offset(partition, source)
+        known = self._applied.get((partition, source))
+        if known is not None and known[0] == token:
+            applied = known[1]
+        else:
+            applied = await self.store.applied_offset(partition, source)
+            self._applied[(partition, source)] = (token, applied)
         fresh = [m for m in messages if m.offset > applied]
         report.skipped = len(messages) - len(fresh)
         self.metrics.batch_size.observe(len(messages))
@@ -507,6 +546,10 @@ class Pipeline:
             for account_id, state in states.items()
             for model_id in self.models
         ]
+        # Unsure until Redis has answered: an error mid-call may or may not have written.
+        if offset is not None:
+            self._applied.pop((partition, source), None)
+        known_outbox = self._outbox.pop(partition, None)
         started = time.perf_counter()
         result = await self.store.commit(
             partition, token, source, offset, writes, [o.encode() for o in outbox], due, ranks
@@ -517,7 +560,13 @@ class Pipeline:
             report.changes.clear()
             self.metrics.fenced_batches.inc()
             return
+        if known_outbox is not None and known_outbox[0] == token:
+            if isinstance(result, Committed):
+                known_outbox[1].extend(outbox)
+            self._outbox[partition] = known_outbox  # AlreadyApplied wrote nothing
         if isinstance(result, Committed):
+            if offset is not None:
+                self._applied[(partition, source)] = (token, offset)
             self.cache.keep(partition, token, states)
             for message in outbox:
                 if message.destination is Destination.DEAD_LETTERS:

@@ -250,7 +250,7 @@ class Worker:
         """Forgets the partitions' fences and cached states: this worker no longer owns them."""
         for partition in partitions:
             self.fences.pop(partition, None)
-            self.pipeline.cache.drop_partition(partition)
+            self.pipeline.release(partition)
 
     # --- work ----------------------------------------------------------------------------------
 
