@@ -271,28 +271,42 @@ class Worker:
 
     async def handle(self, batch: Sequence[Any]) -> None:
         """One batch from faust (any partitions, one topic): per partition, score and publish;
-        then one offset commit to Kafka for the partitions that committed to Redis."""
+        then one offset commit to Kafka for the partitions that committed to Redis.
+
+        The partitions run side by side: while one waits for Redis or for the broker's ack,
+        another scores (each partition's own work stays in order under its lock)."""
         now = time.time()
         started = time.perf_counter()
         applied: list[Incoming] = []  # the last message of each partition that committed
-        for (topic, partition, generation), messages in group_batch(batch).items():
-            source = self.source_names[topic]
-            work = (
-                self.pipeline.events_batch if source == "events" else self.pipeline.profiles_batch
+
+        async def run(
+            token: str,
+            partition: int,
+            messages: list[Incoming],
+            work: Callable[..., Awaitable[BatchReport]],
+        ) -> None:
+            report = await self.retry("score batch", lambda: work(partition, token, messages, now))
+            if not report.fenced:
+                await self.publish(partition, token)
+                applied.append(messages[-1])
+
+        await asyncio.gather(
+            *(
+                self.locked(
+                    partition,
+                    functools.partial(
+                        run,
+                        partition=partition,
+                        messages=messages,
+                        work=self.pipeline.events_batch
+                        if self.source_names[topic] == "events"
+                        else self.pipeline.profiles_batch,
+                    ),
+                    generation,
+                )
+                for (topic, partition, generation), messages in group_batch(batch).items()
             )
-
-            async def run(
-                token: str,
-                p: int = partition,
-                ms: list[Incoming] = messages,
-                w: Callable[..., Awaitable[BatchReport]] = work,
-            ) -> None:
-                report = await self.retry("score batch", lambda: w(p, token, ms, now))
-                if not report.fenced:
-                    await self.publish(p, token)
-                    applied.append(ms[-1])
-
-            await self.locked(partition, run, generation)
+        )
         if applied:
             await self.commit_hint(applied)
         self.metrics.batch_seconds.observe(time.perf_counter() - started)
