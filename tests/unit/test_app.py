@@ -1,4 +1,5 @@
-"""The faust app built from `Settings`: its Kafka consumer's fetch wait (streams/app.py)."""
+"""The faust app built from `Settings`: its Kafka consumer's fetch wait, and no faust monitor
+(streams/app.py)."""
 
 from __future__ import annotations
 
@@ -21,3 +22,9 @@ def test_the_worker_consumer_waits_at_most_the_configured_fetch_wait() -> None:
     assert asyncio.run(created_wait(Settings(kafka_fetch_max_wait=0.03))) == 30
     # faust-streaming's own value is 1500 ms: the default must stay far below it.
     assert asyncio.run(created_wait(Settings())) == 20
+
+
+def test_faust_monitor_is_not_a_sensor_of_the_app() -> None:
+    app = create_app(Settings())
+    app.on_init_dependencies()  # what the worker calls when it starts the app
+    assert app.monitor not in set(app.sensors)
