@@ -20,12 +20,18 @@ class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):  # type: ignore[mi
     busy events partitions cannot be fetched again meanwhile. With 100,000 accounts at 5,000
     events/s the worker sat idle for up to a second at a time with seconds of events waiting in
     Kafka; this wait is one of the causes measured in docs/benchmarks.md.
+
+    It also sets the bytes the broker gathers before it answers (`fetch_min_bytes`, which
+    faust leaves at aiokafka's 1): with 1 byte and a short wait, a steady load was fetched a few
+    messages at a time, and those fetches cost the worker ~20% of its CPU and the broker ~30%
+    of its own (docs/benchmarks.md). The broker answers at the wait at the latest.
     """
 
     def _create_worker_consumer(self, transport: Any) -> Any:
         consumer = super()._create_worker_consumer(transport)
-        # Read when the consumer starts (aiokafka 0.14 hands it to its Fetcher in start()).
+        # Read when the consumer starts (aiokafka 0.14 hands them to its Fetcher in start()).
         consumer._fetch_max_wait_ms = round(self.app.fetch_max_wait * 1000)
+        consumer._fetch_min_bytes = self.app.fetch_min_bytes
         return consumer
 
 
@@ -39,11 +45,14 @@ class _Transport(faust_aiokafka.Transport):  # type: ignore[misc]  # faust is An
 
 
 class ScorerApp(faust.App):  # type: ignore[misc]  # faust is Any to mypy
-    """A faust app whose Kafka consumer waits at most `fetch_max_wait` seconds per fetch, and
-    without faust's per-message monitor."""
+    """A faust app whose Kafka consumer fetches at least `fetch_min_bytes` or waits at most
+    `fetch_max_wait` seconds per fetch, and without faust's per-message monitor."""
 
-    def __init__(self, app_id: str, *, fetch_max_wait: float, **options: Any) -> None:
+    def __init__(
+        self, app_id: str, *, fetch_max_wait: float, fetch_min_bytes: int, **options: Any
+    ) -> None:
         self.fetch_max_wait = fetch_max_wait
+        self.fetch_min_bytes = fetch_min_bytes
         super().__init__(app_id, **options)
 
     def _new_transport(self) -> Any:
@@ -84,4 +93,9 @@ def create_app(settings: Settings, **overrides: object) -> ScorerApp:
         "broker_heartbeat_interval": settings.kafka_session_timeout / 10,
     }
     options.update(overrides)
-    return ScorerApp(settings.app_id, fetch_max_wait=settings.kafka_fetch_max_wait, **options)
+    return ScorerApp(
+        settings.app_id,
+        fetch_max_wait=settings.kafka_fetch_max_wait,
+        fetch_min_bytes=settings.kafka_fetch_min_bytes,
+        **options,
+    )

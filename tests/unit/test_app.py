@@ -1,5 +1,5 @@
-"""The faust app built from `Settings`: its Kafka consumer's fetch wait, and no faust monitor
-(streams/app.py)."""
+"""The faust app built from `Settings`: its Kafka consumer's fetch wait and size, and no faust
+monitor (streams/app.py)."""
 
 from __future__ import annotations
 
@@ -9,19 +9,21 @@ from streams.app import create_app
 from streams.settings import Settings
 
 
-def test_the_worker_consumer_waits_at_most_the_configured_fetch_wait() -> None:
-    async def created_wait(settings: Settings) -> int:
+def test_the_worker_consumer_fetches_as_configured() -> None:
+    async def created_fetch(settings: Settings) -> tuple[int, int]:
         app = create_app(settings)
         # The aiokafka consumer the consumer thread starts; creating it connects to nothing.
         consumer = app.consumer._thread._create_worker_consumer(app.transport)
         try:
-            return int(consumer._fetch_max_wait_ms)
+            return int(consumer._fetch_max_wait_ms), int(consumer._fetch_min_bytes)
         finally:
             await consumer.stop()
 
-    assert asyncio.run(created_wait(Settings(kafka_fetch_max_wait=0.03))) == 30
-    # faust-streaming's own value is 1500 ms: the default must stay far below it.
-    assert asyncio.run(created_wait(Settings())) == 20
+    configured = Settings(kafka_fetch_max_wait=0.03, kafka_fetch_min_bytes=1024)
+    assert asyncio.run(created_fetch(configured)) == (30, 1024)
+    # faust-streaming's own wait is 1500 ms and aiokafka's minimum 1 byte: the defaults must
+    # stay far from both.
+    assert asyncio.run(created_fetch(Settings())) == (20, 65536)
 
 
 def test_faust_monitor_is_not_a_sensor_of_the_app() -> None:
