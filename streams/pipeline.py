@@ -230,8 +230,8 @@ class Pipeline:
         """Forgets what is cached or remembered of a partition this worker no longer owns."""
         self.cache.drop_partition(partition)
         self._outbox.pop(partition, None)
-        for source in ("events", "profiles"):
-            self._applied.pop((partition, source), None)
+        for key in [key for key in self._applied if key[0] == partition]:
+            del self._applied[key]
 
     # --- reading and writing accounts ----------------------------------------------------------
 
