@@ -278,6 +278,7 @@ class Worker:
         now = time.time()
         started = time.perf_counter()
         applied: list[Incoming] = []  # the last message of each partition that committed
+        works = {"events": self.pipeline.events_batch, "profiles": self.pipeline.profiles_batch}
 
         async def run(
             token: str,
@@ -298,9 +299,7 @@ class Worker:
                         run,
                         partition=partition,
                         messages=messages,
-                        work=self.pipeline.events_batch
-                        if self.source_names[topic] == "events"
-                        else self.pipeline.profiles_batch,
+                        work=works[self.source_names[topic]],
                     ),
                     generation,
                 )

@@ -5,10 +5,10 @@
 
 Each round is a fresh deployment (`bench_pipeline.Deployment`, its own topics and keys): 10,000
 accounts' profiles (`--accounts`), then `bench_pipeline.latency_phase` for 30 s (`--seconds`),
-with the CPU each process
-used during the phase (from /proc) and how busy the machine was. It prints one line per round;
-docs/benchmarks.md quotes them. Not part of `make bench` (which measures one worker): it answers
-whether a second worker on the same machine brings the p99 down.
+with the CPU each process used during the phase (from /proc) and how busy the machine was. It
+prints one line per round; docs/benchmarks.md quotes them. Not part of `make bench` (which
+measures one worker): it answers whether a second worker on the same machine brings the p99
+down.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """What the pipeline remembers of a partition between batches (its applied offsets and its
-outbox), against the real Redis: trusted only under the token it was learnt with, and forgotten
-whenever a call to Redis ends without an answer."""
+outbox), against the real Redis: trusted only under the token it was learnt with (a new token
+rereads the offset: tests/integration/test_pipeline_cache.py), and forgotten whenever a call to
+Redis ends without an answer."""
 
 from __future__ import annotations
 
@@ -11,11 +12,9 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from streams.pipeline import Destination, Incoming, Outgoing
 from streams.state_store import CommitResult, StateStore
-from tests.integration.test_pipeline_cache import PARTITION, make_pipeline, message, view
+from tests.integration.test_pipeline_cache import NOW, PARTITION, make_pipeline, message, view
 
 pytestmark = pytest.mark.redis
-
-NOW = 1_795_000_000.0
 
 
 class Recording:
@@ -35,21 +34,6 @@ def not_json(offset: int) -> Incoming:
 
 async def outbox_in_redis(client: object, prefix: str) -> list[bytes]:
     return await StateStore(client, prefix).outbox(PARTITION)  # type: ignore[arg-type]
-
-
-async def test_a_new_token_reads_the_offset_another_worker_advanced(redis_client) -> None:
-    client, prefix = redis_client
-    first, second = make_pipeline(client, prefix, 100), make_pipeline(client, prefix, 100)
-    token = await first.store.take_fence(PARTITION)
-    await first.events_batch(PARTITION, token, [view(0, 0)], NOW)
-
-    other = await second.store.take_fence(PARTITION)
-    await second.events_batch(PARTITION, other, [view(1, 1), view(2, 2)], NOW)
-
-    token = await first.store.take_fence(PARTITION)
-    report = await first.events_batch(PARTITION, token, [view(1, 1), view(2, 2), view(3, 3)], NOW)
-
-    assert (report.skipped, report.applied) == (2, 1)
 
 
 async def test_the_outbox_is_published_once_and_left_empty(redis_client) -> None:
