@@ -81,6 +81,7 @@ def create_app(settings: Settings, **overrides: object) -> ScorerApp:
     options: dict[str, object] = {
         "broker": settings.kafka_broker_url,
         "store": "memory://",
+        "datadir": settings.data_dir / f"{settings.app_id}-data",
         "topic_partitions": settings.topic_partitions,
         "topic_replication_factor": settings.topic_replication_factor,
         "consumer_auto_offset_reset": "earliest",

@@ -8,6 +8,7 @@ from here too, so the defaults live in exactly one place.
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
@@ -73,6 +74,12 @@ class Settings(BaseSettings):
     )
     models_dir: Path = Field(
         Path("deploy/models"), description="Directory of model YAML files (env MODELS_DIR)."
+    )
+    data_dir: Path = Field(
+        Path(tempfile.gettempdir()),
+        description="Directory in which faust creates its working directory <APP_ID>-data "
+        "(env DATA_DIR). The scorer keeps its state in Redis, so faust leaves only empty "
+        "directories there; the default keeps them out of the directory the worker runs in.",
     )
     web_host: str = Field("127.0.0.1", description="HTTP bind address (env WEB_HOST).")
     web_port: int = Field(6066, ge=0, le=65535, description="HTTP port (env WEB_PORT).")
