@@ -29,9 +29,13 @@ from scoring.state import StateDecodeError
 # KEYS: fence, offset, outbox, due, account keys..., rank keys...
 # ARGV: token, applied offset ('' when the write consumes no offset: sweep, rescore),
 #       n_accounts, n_outbox, n_due,
-#       then per account: n_fields, field, value, ...; outbox payloads; (account, due or -1);
-#       n_ranks, then per rank entry: first rank key index, n_tiers, tier index, previous tier
-#       index (-1 = unknown), account, total
+#       n_shapes, then per shape (the field names some accounts write): n_fields, names...;
+#       per account: its shape (1-based), then the values of the shape's fields;
+#       outbox payloads; (account, due or -1);
+#       n_models, then per model: first rank key index, n_tiers, n_entries, then per entry:
+#       tier index, previous tier index (-1 = unknown), account, total
+# Field names and rank keys are sent once per batch, not once per account: fewer arguments for
+# the worker to pack and for Redis to parse (docs/benchmarks.md).
 COMMIT_SCRIPT = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then
   return 0
@@ -44,16 +48,26 @@ if ARGV[2] ~= '' then
   redis.call('SET', KEYS[2], ARGV[2])
 end
 local n_accounts, n_outbox, n_due = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
-local at = 6
-for i = 1, n_accounts do
-  local n_fields = tonumber(ARGV[at])
-  at = at + 1
-  local args = {}
-  for j = 1, n_fields * 2 do
-    args[j] = ARGV[at]
-    at = at + 1
+local shapes = {}
+local at = 7
+for s = 1, tonumber(ARGV[6]) do
+  local names = {}
+  for j = 1, tonumber(ARGV[at]) do
+    names[j] = ARGV[at + j]
   end
-  if n_fields > 0 then
+  at = at + #names + 1
+  shapes[s] = names
+end
+for i = 1, n_accounts do
+  local names = shapes[tonumber(ARGV[at])]
+  at = at + 1
+  if #names > 0 then
+    local args = {}
+    for j, name in ipairs(names) do
+      args[2 * j - 1] = name
+      args[2 * j] = ARGV[at]
+      at = at + 1
+    end
     redis.call('HSET', KEYS[4 + i], unpack(args))
   end
 end
@@ -70,22 +84,27 @@ for i = 1, n_due do
     redis.call('ZADD', KEYS[4], due, account)
   end
 end
-local n_ranks = tonumber(ARGV[at])
+local n_models = tonumber(ARGV[at])
 at = at + 1
-for i = 1, n_ranks do
-  local first, n_tiers, tier = tonumber(ARGV[at]), tonumber(ARGV[at + 1]), tonumber(ARGV[at + 2])
-  local previous, account, total = tonumber(ARGV[at + 3]), ARGV[at + 4], ARGV[at + 5]
-  at = at + 6
-  if previous < 0 then
-    for t = 0, n_tiers - 1 do
-      if t ~= tier then
-        redis.call('ZREM', KEYS[first + t], account)
+for m = 1, n_models do
+  local first, n_tiers = tonumber(ARGV[at]), tonumber(ARGV[at + 1])
+  local n_entries = tonumber(ARGV[at + 2])
+  at = at + 3
+  for e = 1, n_entries do
+    local tier, previous = tonumber(ARGV[at]), tonumber(ARGV[at + 1])
+    local account, total = ARGV[at + 2], ARGV[at + 3]
+    at = at + 4
+    if previous < 0 then
+      for t = 0, n_tiers - 1 do
+        if t ~= tier then
+          redis.call('ZREM', KEYS[first + t], account)
+        end
       end
+    elseif previous ~= tier then
+      redis.call('ZREM', KEYS[first + previous], account)
     end
-  elseif previous ~= tier then
-    redis.call('ZREM', KEYS[first + previous], account)
+    redis.call('ZADD', KEYS[first + tier], total, account)
   end
-  redis.call('ZADD', KEYS[first + tier], total, account)
 end
 return 1
 """
@@ -328,40 +347,48 @@ class StateStore:
         `ranks` puts each account in the ranking set of its tier (and out of the others).
         """
         keys = self.keys(partition)
+        shapes: dict[tuple[str, ...], int] = {}
+        per_account: list[bytes | str | int | float] = []
+        for write in accounts:
+            shape = shapes.setdefault(tuple(write.fields), len(shapes) + 1)  # Lua counts from 1
+            per_account.append(shape)
+            per_account.extend(write.fields.values())
         args: list[bytes | str | int | float] = [
             token,
             "" if applied_offset is None else applied_offset,
             len(accounts),
             len(outbox),
             len(due),
+            len(shapes),
         ]
-        for write in accounts:
-            args.append(len(write.fields))
-            for name, value in write.fields.items():
-                args.extend((name, value))
+        for names in shapes:
+            args.append(len(names))
+            args.extend(names)
+        args.extend(per_account)
         args.extend(outbox)
         for account_id, when in due.items():
             args.extend((account_id, -1 if when is None else when))
         all_keys = [keys.fence, keys.offset(source), keys.outbox, keys.due]
         all_keys.extend(keys.account(write.account_id) for write in accounts)
-        first_rank_key: dict[str, int] = {}
+        by_model: dict[str, list[Rank]] = {}
         for rank in ranks:
-            if rank.model not in first_rank_key:
-                first_rank_key[rank.model] = len(all_keys) + 1  # Lua counts from 1
-                all_keys.extend(keys.rank(rank.model, tier) for tier in rank.tiers)
-        args.append(len(ranks))
-        for rank in ranks:
-            previous = rank.previous_tier
-            args.extend(
-                (
-                    first_rank_key[rank.model],
-                    len(rank.tiers),
-                    rank.tiers.index(rank.tier),
-                    rank.tiers.index(previous) if previous in rank.tiers else -1,
-                    rank.account_id,
-                    rank.total,
+            by_model.setdefault(rank.model, []).append(rank)
+        args.append(len(by_model))
+        for model, model_ranks in by_model.items():
+            tiers = model_ranks[0].tiers
+            tier_index = {tier: index for index, tier in enumerate(tiers)}
+            args.extend((len(all_keys) + 1, len(tiers), len(model_ranks)))  # Lua counts from 1
+            all_keys.extend(keys.rank(model, tier) for tier in tiers)
+            for rank in model_ranks:
+                previous = -1 if rank.previous_tier is None else tier_index.get(rank.previous_tier)
+                args.extend(
+                    (
+                        tier_index[rank.tier],
+                        -1 if previous is None else previous,
+                        rank.account_id,
+                        rank.total,
+                    )
                 )
-            )
         result = await self._commit(keys=all_keys, args=args)
         if result == 1:
             return Committed()

@@ -120,6 +120,48 @@ async def test_domains_resolve_to_the_account_that_named_them(redis_client) -> N
     assert await store.resolve_domains(["acme.io", "unknown.org"]) == {"acme.io": "acme"}
 
 
+async def test_one_commit_writes_accounts_of_different_fields_and_ranks_of_several_models(
+    redis_client,
+) -> None:
+    # The commit sends each set of field names and each model's rank keys once per batch: a
+    # batch mixing them must still put every value in its own place.
+    client, prefix = redis_client
+    store = StateStore(client, prefix)
+    token = await store.take_fence(4)
+    nb, expansion = ("hot", "warm", "cold"), ("grow", "keep")
+    await store.commit(
+        4,
+        token,
+        "profiles",
+        9,
+        [
+            AccountWrite("a", {"m": b"ma", "p": b"pa", "s:nb": b"na"}),
+            AccountWrite("b", {"m": b"mb", "s:nb": b"nb"}),
+            AccountWrite("c", {"m": b"mc", "p": b"pc", "s:nb": b"nc"}),
+            AccountWrite("d"),
+        ],
+        [],
+        {},
+        [
+            Rank("a", "nb", nb, "warm", 50.0),
+            Rank("a", "expansion", expansion, "keep", 5.0),
+            Rank("b", "nb", nb, "hot", 90.0, "cold"),
+            Rank("b", "expansion", expansion, "grow", 70.0),
+        ],
+    )
+
+    assert await store.read_accounts(4, ["a", "b", "c", "d"]) == {
+        "a": {b"m": b"ma", b"p": b"pa", b"s:nb": b"na"},
+        "b": {b"m": b"mb", b"s:nb": b"nb"},
+        "c": {b"m": b"mc", b"p": b"pc", b"s:nb": b"nc"},
+        "d": {},
+    }
+    assert await store.top([4], "nb", list(nb), 10) == [("b", 90.0), ("a", 50.0)]
+    assert await store.tier_counts([4], "nb", list(nb)) == {"hot": 1, "warm": 1, "cold": 0}
+    assert await store.top([4], "expansion", ["grow"], 10) == [("b", 70.0)]
+    assert await store.top([4], "expansion", ["keep"], 10) == [("a", 5.0)]
+
+
 async def test_ranking_keeps_each_account_in_the_set_of_its_current_tier(redis_client) -> None:
     client, prefix = redis_client
     store = StateStore(client, prefix)
