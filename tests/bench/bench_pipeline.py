@@ -112,6 +112,8 @@ class Results:
     pipeline_overall: float | None = None  # first applied to all applied
     pipeline_seconds: float | None = None
     redis_cpu_us_per_event: float | None = None
+    # AOF rewrites during the drain, the latency phase and the rescoring
+    rewrites: dict[str, AofRewrites] = field(default_factory=dict)
     worker_cpu_us_per_event: float | None = None
     memory_per_account_model: float | None = None
     memory_profiles_only: float | None = None
@@ -348,6 +350,27 @@ async def redis_info(client: aioredis.Redis, section: str) -> dict[str, object]:
 async def redis_cpu(client: aioredis.Redis) -> float:
     info = await redis_info(client, "cpu")
     return float(info["used_cpu_sys"]) + float(info["used_cpu_user"])  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True, slots=True)
+class AofRewrites:
+    """Redis's AOF rewrites so far and the CPU seconds of its children (the rewrites' forks),
+    which `INFO cpu` counts apart from Redis's own `used_cpu_*`."""
+
+    count: int
+    children_cpu: float
+
+    def since(self, earlier: AofRewrites) -> AofRewrites:
+        return AofRewrites(self.count - earlier.count, self.children_cpu - earlier.children_cpu)
+
+
+async def aof_rewrites(client: aioredis.Redis) -> AofRewrites:
+    cpu = await redis_info(client, "cpu")
+    persistence = await redis_info(client, "persistence")
+    return AofRewrites(
+        int(persistence["aof_rewrites"]),  # type: ignore[call-overload]
+        float(cpu["used_cpu_sys_children"]) + float(cpu["used_cpu_user_children"]),  # type: ignore[arg-type]
+    )
 
 
 async def redis_memory(client: aioredis.Redis) -> int:
@@ -858,6 +881,7 @@ async def run(base: Settings, scale: Scale, workdir: Path, keep: bool) -> Result
         # 3. throughput of one worker on the pre-produced topic
         print("bench: worker 2 scores the pre-produced events", flush=True)
         cpu_before = await redis_cpu(client)
+        rewrites_before = await aof_rewrites(client)
         samples: list[tuple[float, int]] = []
         dep.start_worker(MODELS)
         rss_peak = 0.0
@@ -874,6 +898,7 @@ async def run(base: Settings, scale: Scale, workdir: Path, keep: bool) -> Result
         if done_at is None:
             raise RuntimeError(f"events not applied in {scale.drain_timeout}s\n{dep.log_tail()}")
         cpu_after = await redis_cpu(client)
+        results.rewrites["drain"] = (await aof_rewrites(client)).since(rewrites_before)
         worker_cpu = dep.cpu_seconds()
         applied_total = samples[-1][1]
         first = next(t for t, n in samples if n > 0)
@@ -901,9 +926,11 @@ async def run(base: Settings, scale: Scale, workdir: Path, keep: bool) -> Result
 
         # 4. latency at a fixed offered load
         print(f"bench: latency at {OFFERED_RATE:,.0f} events/s", flush=True)
+        rewrites_before = await aof_rewrites(client)
         results.latency = await latency_phase(
             client, dep, templates, OFFERED_RATE, scale.latency_seconds, scale.drain_timeout
         )
+        results.rewrites["latency"] = (await aof_rewrites(client)).since(rewrites_before)
         print(f"bench: latency {results.latency}", flush=True)
 
         # 5. profile of the hot path
@@ -927,6 +954,7 @@ async def run(base: Settings, scale: Scale, workdir: Path, keep: bool) -> Result
         new_models = load_model_files([bumped])
         expected = ",".join(f"{m.id}:{m.version}" for m in sorted(new_models, key=lambda m: m.id))
         launched = time.monotonic()
+        rewrites_before = await aof_rewrites(client)
         dep.start_worker(bumped)
         owned = await dep.wait_healthy()
         versions = [PartitionKeys(s.key_prefix, p).versions for p in range(dep.partitions)]
@@ -939,6 +967,7 @@ async def run(base: Settings, scale: Scale, workdir: Path, keep: bool) -> Result
                 results.rescore_seconds = done - owned
                 results.rescore_start_seconds = owned - launched
                 results.rescore_rate = scale.accounts / max(done - owned, 1e-9)
+                results.rewrites["rescoring"] = (await aof_rewrites(client)).since(rewrites_before)
                 break
             await asyncio.sleep(0.05)
         dep.stop_worker()
@@ -1045,6 +1074,11 @@ def render(r: Results, info: dict[str, str], quick: bool) -> str:
     pipe, ceil, naive = r.pipeline_rate, r.ceiling_rate, r.naive_rate
     p99 = lat.get("published_p99")
     memory = r.memory_per_account_model
+    phase_seconds = {
+        "drain": r.pipeline_seconds,
+        "latency": sc.latency_seconds,
+        "rescoring": r.rescore_seconds,
+    }
     lines = [
         BEGIN,
         f"Run: {datetime.datetime.fromtimestamp(r.started, datetime.UTC):%Y-%m-%d %H:%M} UTC, "
@@ -1105,6 +1139,19 @@ def render(r: Results, info: dict[str, str], quick: bool) -> str:
         f"({_f(r.rescore_seconds, '.1f', ' s')} after the worker owned its partitions, "
         f"{_f(r.rescore_start_seconds, '.1f', ' s')} start-up) | >= 20,000 accounts/s | "
         f"{_verdict(None if r.rescore_rate is None else r.rescore_rate >= 20_000)} |",
+        "",
+        "Redis's AOF rewrites (appendonly, everysec; each forks Redis and runs a child on the "
+        "same cores, whose CPU `INFO cpu` counts apart from the Redis CPU per event above):",
+        "",
+        "| phase | rewrites | children's CPU | share of a core over the phase |",
+        "| --- | --- | --- | --- |",
+        *(
+            f"| {phase} | {done.count} | {done.children_cpu:.1f} s | "
+            f"{_f(seconds and done.children_cpu / seconds, '.0%')} |"
+            for phase, done, seconds in (
+                (phase, done, phase_seconds.get(phase)) for phase, done in r.rewrites.items()
+            )
+        ),
         "",
         "Redis memory per account (a sample of 300 accounts):",
         "",
