@@ -111,11 +111,16 @@ def cmd_worker(args: argparse.Namespace) -> int:
     import asyncio
 
     from streams.kafka_admin import ensure_topics
-    from streams.processes import collect_rarely
+    from streams.processes import EventLoopUnavailable, collect_rarely, use_event_loop
     from streams.settings import Settings
     from streams.worker import Worker, topic_configs
 
     settings = Settings()
+    try:
+        use_event_loop(settings.event_loop)
+    except EventLoopUnavailable as err:
+        print(f"scorer worker: {err}", file=sys.stderr)
+        return 1
     worker = Worker(settings, load_models_or_exit([str(settings.models_dir)]))
     try:
         asyncio.run(

@@ -3,9 +3,11 @@ the demo, the tests and the benchmarks)."""
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import signal
 import subprocess
+from typing import Literal
 
 FEW_COLLECTIONS = (20_000, 50, 1_000)
 """Cyclic garbage collector thresholds for processes that keep many live objects (a replay's
@@ -19,6 +21,26 @@ short-lived cycles are still freed."""
 def collect_rarely() -> None:
     """Apply `FEW_COLLECTIONS` for the rest of the process."""
     gc.set_threshold(*FEW_COLLECTIONS)
+
+
+class EventLoopUnavailable(RuntimeError):
+    """The configured event loop cannot be used here."""
+
+
+def use_event_loop(name: Literal["uvloop", "asyncio"]) -> None:
+    """Make `name` the event loop of every loop created from now on in this process: faust's
+    and its consumer thread's alike. Raises `EventLoopUnavailable` if uvloop is not installed."""
+    if name == "asyncio":
+        asyncio.set_event_loop_policy(None)
+        return
+    try:
+        import uvloop
+    except ImportError as err:
+        raise EventLoopUnavailable(
+            "EVENT_LOOP=uvloop, but uvloop is not installed: `pip install uvloop`, "
+            "or set EVENT_LOOP=asyncio"
+        ) from err
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 
 
 def stop_gracefully(process: subprocess.Popen[bytes], timeout: float = 30) -> int:

@@ -83,6 +83,11 @@ class Settings(BaseSettings):
     )
     web_host: str = Field("127.0.0.1", description="HTTP bind address (env WEB_HOST).")
     web_port: int = Field(6066, ge=0, le=65535, description="HTTP port (env WEB_PORT).")
+    event_loop: Literal["uvloop", "asyncio"] = Field(
+        "uvloop",
+        description="The worker's event loop (env EVENT_LOOP): uvloop, or Python's own asyncio "
+        "loop, which costs the worker ~10% more CPU per event (docs/benchmarks.md).",
+    )
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         "info", description="Log level (env LOG_LEVEL)."
     )
