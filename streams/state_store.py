@@ -14,6 +14,7 @@ when it is assigned the partition (a new token each time), so a worker that lost
 
 from __future__ import annotations
 
+import re
 import uuid
 import zlib
 from collections.abc import Mapping, Sequence
@@ -204,6 +205,11 @@ def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
+def _glob_escaped(text: str) -> str:
+    """`text` as a literal in a SCAN pattern."""
+    return re.sub(r"([*?\[\]\\])", r"\\\1", text)
+
+
 def _raw(value: bytes | str) -> bytes:
     return value if isinstance(value, bytes) else value.encode()
 
@@ -277,9 +283,6 @@ class PartitionKeys:
 
     def account(self, account_id: str) -> str:
         return f"{self.tag}:a:{account_id}"
-
-    def account_pattern(self) -> str:
-        return f"{self.tag}:a:*"
 
     def rank(self, model: str, tier: str) -> str:
         """Accounts of one model and tier, scored by total."""
@@ -450,12 +453,22 @@ class StateStore:
             counts[tiers[index % len(tiers)]] += count
         return counts
 
-    async def account_ids(self, partition: int, cursor: int, count: int) -> tuple[int, list[str]]:
-        """One SCAN step over the partition's accounts: (next cursor, account ids); 0 = done."""
-        keys = self.keys(partition)
-        cursor, found = await self.client.scan(cursor, match=keys.account_pattern(), count=count)
-        prefix = len(keys.account(""))
-        return cursor, [_text(key)[prefix:] for key in found]
+    async def account_ids(self, cursor: int, count: int) -> tuple[int, list[tuple[int, str]]]:
+        """One SCAN step over the accounts of every partition: (next cursor, (partition,
+        account id) pairs); cursor 0 = done.
+
+        One walk lists every partition: SCAN visits the whole keyspace whatever its pattern, so
+        a walk per partition cost Redis the keyspace once per partition."""
+        head = f"{{{self.prefix}:p"
+        cursor, found = await self.client.scan(
+            cursor, match=f"{_glob_escaped(head)}*}}:a:*", count=count
+        )
+        accounts = []
+        for key in found:
+            number, separator, account_id = _text(key)[len(head) :].partition("}:a:")
+            if separator and number.isdigit():
+                accounts.append((int(number), account_id))
+        return cursor, accounts
 
     async def rescored_versions(self, partition: int) -> str | None:
         value = await self.client.get(self.keys(partition).versions)

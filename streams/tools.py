@@ -104,10 +104,13 @@ async def export(
     pipeline = Pipeline(engine, store, _NoPublisher(), Metrics(), max_future_skew=0)
     lines: list[tuple[str, str, bytes]] = []
     try:
-        for partition in range(settings.topic_partitions):
-            cursor = 0
-            while True:
-                cursor, account_ids = await store.account_ids(partition, cursor, 1000)
+        cursor = 0
+        while True:
+            cursor, found = await store.account_ids(cursor, 1000)
+            by_partition: dict[int, list[str]] = {}
+            for partition, account_id in found:
+                by_partition.setdefault(partition, []).append(account_id)
+            for partition, account_ids in by_partition.items():
                 states = await pipeline.load(partition, account_ids)
                 for account_id, state in states.items():
                     if as_of is not None:
@@ -115,8 +118,8 @@ async def export(
                     written = engine.score_lines(state).splitlines(keepends=True)
                     for model, line in zip(engine.models, written, strict=True):
                         lines.append((account_id, model.id, line))
-                if cursor == 0:
-                    break
+            if cursor == 0:
+                break
     finally:
         await client.aclose()
     lines.sort(key=lambda item: (item[0], item[1]))

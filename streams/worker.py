@@ -16,7 +16,7 @@ import logging
 import os
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -340,45 +340,76 @@ class Worker:
             await self.locked(partition, run)
 
     async def rescore_owned(self) -> None:
-        """Rescores, in the background, every account of owned partitions whose model versions
-        differ from the loaded ones; the stream goes on between chunks. Partitions run side by
-        side, so one's Redis round trips overlap another's scoring."""
-        await asyncio.gather(*(self.rescore_partition(p) for p in sorted(self.fences)))
+        """Rescores, in the background, every account of the owned partitions that are not at
+        the loaded model versions; the stream goes on between chunks.
 
-    async def rescore_partition(self, partition: int) -> None:
-        """Rescores one owned partition in chunks, unless it is at the loaded versions already."""
-        if await self.store.rescored_versions(partition) == self.versions:
+        One SCAN walks the keyspace for all of them (`list_stale_accounts`) and hands each
+        partition its accounts in chunks; the partitions are rescored side by side, so one's
+        Redis round trips overlap another's scoring."""
+        stale = [
+            p for p in sorted(self.fences) if await self.store.rescored_versions(p) != self.versions
+        ]
+        if not stale:
             return
-        log.info("rescoring partition %d to %s", partition, self.versions)
-        cursor, done, scanned = 0, 0, False
-        pending: list[str] = []
-        while partition in self.fences:
-            # SCAN walks the whole keyspace (every partition's accounts, the domain map) and
-            # finds a few of this partition's accounts per step: gather a full chunk before
-            # taking the partition's lock for it.
-            if not scanned and len(pending) < RESCORE_CHUNK:
-                cursor, found = await self.store.account_ids(partition, cursor, 4 * RESCORE_CHUNK)
-                pending.extend(found)
-                scanned = cursor == 0
-                continue
-            account_ids, pending = pending[:RESCORE_CHUNK], pending[RESCORE_CHUNK:]
+        # One chunk waits per partition: the walk is far faster than the rescoring, and the
+        # account ids of a whole keyspace should not pile up in memory.
+        chunks = {p: asyncio.Queue[list[str] | None](maxsize=1) for p in stale}
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self.list_stale_accounts(chunks))
+            for partition, queue in chunks.items():
+                group.create_task(self.rescore_partition(partition, queue))
 
-            async def run(token: str, p: int = partition, ids: list[str] = account_ids) -> None:
-                report = await self.retry(
-                    "rescore", lambda: self.pipeline.rescore(p, token, ids, time.time())
-                )
-                if not report.fenced:
-                    await self.publish(p, token)
-
-            if account_ids:
-                await self.locked(partition, run)
-                done += len(account_ids)
-                for model in self.engine.models:
-                    self.metrics.rescored_accounts.labels(model.id).inc(len(account_ids))
-            if scanned and not pending:
-                await self.store.mark_rescored(partition, self.versions)
-                log.info("rescored partition %d: %d accounts", partition, done)
+    async def list_stale_accounts(
+        self, chunks: Mapping[int, asyncio.Queue[list[str] | None]]
+    ) -> None:
+        """Walks the keyspace once and puts the accounts of each partition of `chunks` into its
+        queue, `RESCORE_CHUNK` at a time, then None."""
+        pending: dict[int, list[str]] = {p: [] for p in chunks}
+        cursor = 0
+        while True:
+            cursor, found = await self.store.account_ids(cursor, 4 * RESCORE_CHUNK)
+            for partition, account_id in found:
+                ids = pending.get(partition)
+                if ids is None:
+                    continue
+                ids.append(account_id)
+                if len(ids) == RESCORE_CHUNK:
+                    await chunks[partition].put(ids)
+                    pending[partition] = []
+            if cursor == 0:
                 break
+        for partition, ids in pending.items():
+            if ids:
+                await chunks[partition].put(ids)
+            await chunks[partition].put(None)
+
+    async def rescore_partition(
+        self, partition: int, chunks: asyncio.Queue[list[str] | None]
+    ) -> None:
+        """Rescores the chunks of one partition's accounts until None, and records the loaded
+        versions once every account was rescored. A chunk of a partition the worker no longer
+        owns is skipped (its new owner rescores it), and the versions are then left alone."""
+        log.info("rescoring partition %d to %s", partition, self.versions)
+        listed = done = 0
+        while (account_ids := await chunks.get()) is not None:
+            listed += len(account_ids)
+
+            async def run(token: str, ids: list[str] = account_ids) -> None:
+                nonlocal done
+                report = await self.retry(
+                    "rescore", lambda: self.pipeline.rescore(partition, token, ids, time.time())
+                )
+                if report.fenced:
+                    return
+                done += len(ids)
+                for model in self.engine.models:
+                    self.metrics.rescored_accounts.labels(model.id).inc(len(ids))
+                await self.publish(partition, token)
+
+            await self.locked(partition, run)
+        if done == listed and partition in self.fences:
+            await self.store.mark_rescored(partition, self.versions)
+            log.info("rescored partition %d: %d accounts", partition, done)
 
     async def update_gauges(self) -> None:
         """Consumer lag and accounts per tier of the owned partitions. A refresh that meets an

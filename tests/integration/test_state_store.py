@@ -195,24 +195,23 @@ async def test_ranking_keeps_each_account_in_the_set_of_its_current_tier(redis_c
     assert await store.top([0], "nb", ["cold"], 10) == [("b", 9.0)]
 
 
-async def test_scan_lists_the_accounts_of_one_partition(redis_client) -> None:
+async def test_one_walk_lists_the_accounts_of_every_partition_with_their_partition(
+    redis_client,
+) -> None:
     client, prefix = redis_client
     store = StateStore(client, prefix)
-    token = await store.take_fence(5)
-    await store.commit(
-        5,
-        token,
-        "events",
-        1,
-        [AccountWrite("x", {"m": b"1"}), AccountWrite("y", {"m": b"1"})],
-        [],
-        {},
-    )
+    for partition, accounts in ((5, ["x", "y"]), (12, ["z"])):
+        token = await store.take_fence(partition)
+        writes = [AccountWrite(a, {"m": b"1"}) for a in accounts]
+        await store.commit(partition, token, "events", 1, writes, [], {})
+    # Keys of another prefix, and of this one that are no account, are not listed.
+    await client.hset(f"{{{prefix}x:p5}}:a:other", "m", b"1")
+    await client.set(f"{{{prefix}:p5}}:offset:events", 1)
     cursor, found = 0, []
     while True:
-        cursor, ids = await store.account_ids(5, cursor, 100)
+        cursor, ids = await store.account_ids(cursor, 100)
         found.extend(ids)
         if cursor == 0:
             break
 
-    assert sorted(found) == ["x", "y"]
+    assert sorted(found) == [(5, "x"), (5, "y"), (12, "z")]
