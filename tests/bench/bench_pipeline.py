@@ -745,7 +745,7 @@ def parse_py_spy(
         frames = [_frame_name(f) for f in stack.split(";")]
         frames = [f for f in frames if f]
         if frames:
-            own[frames[-1]] += count
+            own[UVLOOP_RUNNERS.get(frames[-1], frames[-1])] += count
         for name in set(frames):
             total[name] += count
     share = max(samples, 1)
@@ -753,6 +753,16 @@ def parse_py_spy(
         [(name, n / share) for name, n in own.most_common(top)],
         [(name, n / share) for name, n in total.most_common(top * 3) if _is_ours(name)][:top],
     )
+
+
+# uvloop's event loop is C, which py-spy does not see into: a sample in the loop itself (its
+# wait for sockets, its own callbacks) lands on the Python frame that started the loop.
+UVLOOP_RUNNERS = {
+    "Worker.execute_from_commandline (mode/worker.py)": "uvloop's loop (C), main thread: waiting "
+    "and its own work",
+    "ServiceThread._start_thread (mode/threads.py)": "uvloop's loop (C), consumer thread: "
+    "waiting and its own work",
+}
 
 
 def _frame_name(frame: str) -> str:
