@@ -80,9 +80,11 @@ def child(variant: str) -> None:
     """The worker process: one agent over the events topic; writes its figures to FLOOR_RESULT
     (JSON) once it has seen FLOOR_EXPECTED events, then idles until it is stopped."""
     from streams.app import create_app
+    from streams.processes import use_event_loop
     from streams.worker import group_batch
 
     settings = Settings()
+    use_event_loop(settings.event_loop)  # the scorer's worker's loop (`scorer worker`)
     expected = int(os.environ["FLOOR_EXPECTED"])
     result = Path(os.environ["FLOOR_RESULT"])
     overrides: dict[str, object] = json.loads(os.environ.get("FLOOR_FAUST_OPTIONS", "{}"))
