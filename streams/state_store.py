@@ -383,15 +383,8 @@ class StateStore:
             args.extend((len(all_keys) + 1, len(tiers), len(model_ranks)))  # Lua counts from 1
             all_keys.extend(keys.rank(model, tier) for tier in tiers)
             for rank in model_ranks:
-                previous = -1 if rank.previous_tier is None else tier_index.get(rank.previous_tier)
-                args.extend(
-                    (
-                        tier_index[rank.tier],
-                        -1 if previous is None else previous,
-                        rank.account_id,
-                        rank.total,
-                    )
-                )
+                previous = tier_index.get(rank.previous_tier or "", -1)  # -1: unknown
+                args.extend((tier_index[rank.tier], previous, rank.account_id, rank.total))
         result = await self._commit(keys=all_keys, args=args)
         if result == 1:
             return Committed()
