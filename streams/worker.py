@@ -346,9 +346,14 @@ class Worker:
         One SCAN walks the keyspace for all of them (`list_stale_accounts`) and hands each
         partition its accounts in chunks; the partitions are rescored side by side, so one's
         Redis round trips overlap another's scoring."""
-        stale = [
-            p for p in sorted(self.fences) if await self.store.rescored_versions(p) != self.versions
-        ]
+        stale = []
+        for partition in sorted(self.fences):
+            versions = await self.retry(
+                "read rescored versions",
+                functools.partial(self.store.rescored_versions, partition),
+            )
+            if versions != self.versions:
+                stale.append(partition)
         if not stale:
             return
         # One chunk waits per partition: the walk is far faster than the rescoring, and the
@@ -367,7 +372,9 @@ class Worker:
         pending: dict[int, list[str]] = {p: [] for p in chunks}
         cursor = 0
         while True:
-            cursor, found = await self.store.account_ids(cursor, 4 * RESCORE_CHUNK)
+            # A SCAN cursor holds no state on the server: the walk resumes after an outage.
+            step = functools.partial(self.store.account_ids, cursor, 4 * RESCORE_CHUNK)
+            cursor, found = await self.retry("list accounts", step)
             for partition, account_id in found:
                 ids = pending.get(partition)
                 if ids is None:
@@ -408,7 +415,10 @@ class Worker:
 
             await self.locked(partition, run)
         if done == listed and partition in self.fences:
-            await self.store.mark_rescored(partition, self.versions)
+            await self.retry(
+                "record rescored versions",
+                functools.partial(self.store.mark_rescored, partition, self.versions),
+            )
             log.info("rescored partition %d: %d accounts", partition, done)
 
     async def update_gauges(self) -> None:

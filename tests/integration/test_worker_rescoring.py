@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 
 import pytest
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 import streams.worker
 from streams.model_files import load_model_files
@@ -135,3 +136,27 @@ async def test_a_fenced_chunk_leaves_the_versions_alone(worker: Worker) -> None:
 
     assert sorted(a for _, ids in recorder.chunks for a in ids) == ACCOUNTS[0]
     assert await worker.store.rescored_versions(0) is None  # the next assignment tries again
+
+
+async def test_the_walk_goes_on_after_redis_drops_a_step(worker: Worker) -> None:
+    await store_accounts(worker, ACCOUNTS)
+    await own(worker, [0, 1])
+    recorder = RescoreRecorder(worker)
+    worker.pipeline.rescore = recorder  # type: ignore[method-assign]
+    steps = worker.store.account_ids
+    failed: list[int] = []
+
+    async def one_step_lost(cursor: int, count: int) -> tuple[int, list[tuple[int, str]]]:
+        if not failed:
+            failed.append(cursor)
+            raise RedisConnectionError("connection reset")
+        return await steps(cursor, count)
+
+    worker.store.account_ids = one_step_lost  # type: ignore[method-assign]
+
+    await worker.rescore_owned()
+
+    assert failed == [0]
+    rescored = sorted((p, a) for p, ids in recorder.chunks for a in ids)
+    assert rescored == [(p, a) for p in (0, 1) for a in sorted(ACCOUNTS[p])]
+    assert await worker.store.rescored_versions(0) == worker.versions
