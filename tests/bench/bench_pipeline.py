@@ -964,9 +964,9 @@ async def run(base: Settings, scale: Scale, workdir: Path, keep: bool) -> Result
         new_models = load_model_files([bumped])
         expected = ",".join(f"{m.id}:{m.version}" for m in sorted(new_models, key=lambda m: m.id))
         launched = time.monotonic()
-        rewrites_before = await aof_rewrites(client)
         dep.start_worker(bumped)
         owned = await dep.wait_healthy()
+        rewrites_before = await aof_rewrites(client)  # over the rescoring's own seconds
         versions = [PartitionKeys(s.key_prefix, p).versions for p in range(dep.partitions)]
         deadline = time.monotonic() + scale.drain_timeout
         while time.monotonic() < deadline:

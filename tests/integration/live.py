@@ -24,13 +24,26 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import TopicPartition
 
 from streams.kafka_admin import end_offsets
+from streams.model_files import load_model_files
 from streams.processes import stop_gracefully
 from streams.settings import Settings
 from streams.state_store import PartitionKeys, connect_redis
-from streams.worker import DEAD_LETTERS, EVENTS, PROFILES, SCORE_CHANGES
+from streams.worker import DEAD_LETTERS, EVENTS, PROFILES, SCORE_CHANGES, Worker
 
 ROOT = Path(__file__).resolve().parents[2]
 MODELS = ROOT / "deploy/models"
+
+
+def in_process_worker(test_id: str, partitions: int) -> Worker:
+    """A `Worker` of this test's own topics, keys and group, not started: tests call its
+    handlers directly (only its Redis client connects, on first use; close it after)."""
+    settings = Settings(
+        topic_prefix=f"test-{test_id}.",
+        key_prefix=f"test-{test_id}",
+        app_id=f"test-{test_id}-scorer",
+        topic_partitions=partitions,
+    )
+    return Worker(settings, load_model_files([str(MODELS)]))
 
 
 def free_port() -> int:

@@ -24,18 +24,22 @@ NOW = 1_795_000_000.0
 PARTITION = 0
 
 
-class Discard:
-    """A publisher that acknowledges everything (these tests read Redis, not Kafka)."""
+class Recording:
+    """A publisher that acknowledges everything and keeps what it was given (these tests read
+    Redis and this, not Kafka)."""
+
+    def __init__(self) -> None:
+        self.sent: list[Outgoing] = []
 
     async def publish(self, messages: Sequence[Outgoing]) -> None:
-        return None
+        self.sent.extend(messages)
 
 
 def make_pipeline(client: object, prefix: str, capacity: int) -> Pipeline:
     engine = Engine(load_model_files([ROOT / "deploy/models"]))
     store = StateStore(client, prefix)  # type: ignore[arg-type]
     return Pipeline(
-        engine, store, Discard(), Metrics(), max_future_skew=300, cache=StateCache(capacity)
+        engine, store, Recording(), Metrics(), max_future_skew=300, cache=StateCache(capacity)
     )
 
 

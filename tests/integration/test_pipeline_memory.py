@@ -5,26 +5,21 @@ Redis ends without an answer."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from streams.pipeline import Destination, Incoming, Outgoing
+from streams.pipeline import Destination, Incoming
 from streams.state_store import CommitResult, StateStore
-from tests.integration.test_pipeline_cache import NOW, PARTITION, make_pipeline, message, view
+from tests.integration.test_pipeline_cache import (
+    NOW,
+    PARTITION,
+    Recording,
+    make_pipeline,
+    message,
+    view,
+)
 
 pytestmark = pytest.mark.redis
-
-
-class Recording:
-    """A publisher that acknowledges everything and keeps what it was given."""
-
-    def __init__(self) -> None:
-        self.sent: list[Outgoing] = []
-
-    async def publish(self, messages: Sequence[Outgoing]) -> None:
-        self.sent.extend(messages)
 
 
 def not_json(offset: int) -> Incoming:

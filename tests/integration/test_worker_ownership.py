@@ -14,23 +14,15 @@ from collections.abc import AsyncIterator
 import pytest
 from faust.types import TP
 
-from streams.model_files import load_model_files
-from streams.settings import Settings
 from streams.worker import EVENTS, Worker
-from tests.integration.live import MODELS
+from tests.integration.live import in_process_worker
 
 pytestmark = [pytest.mark.redis]
 
 
 @pytest.fixture
 async def worker(redis_client: object, test_id: str) -> AsyncIterator[Worker]:
-    settings = Settings(
-        topic_prefix=f"test-{test_id}.",
-        key_prefix=f"test-{test_id}",
-        app_id=f"test-{test_id}-scorer",
-        topic_partitions=2,
-    )
-    runtime = Worker(settings, load_model_files([str(MODELS)]))
+    runtime = in_process_worker(test_id, partitions=2)
     runtime.rescore_owned = _nothing  # type: ignore[method-assign]  # not under test here
     yield runtime
     await runtime.redis.aclose()

@@ -14,12 +14,10 @@ import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 import streams.worker
-from streams.model_files import load_model_files
 from streams.pipeline import BatchReport
-from streams.settings import Settings
 from streams.state_store import AccountWrite
 from streams.worker import Fence, Worker
-from tests.integration.live import MODELS
+from tests.integration.live import in_process_worker
 
 pytestmark = [pytest.mark.redis]
 
@@ -54,14 +52,8 @@ class RescoreRecorder:
 async def worker(
     redis_client: object, test_id: str, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[Worker]:
-    settings = Settings(
-        topic_prefix=f"test-{test_id}.",
-        key_prefix=f"test-{test_id}",
-        app_id=f"test-{test_id}-scorer",
-        topic_partitions=4,
-    )
     monkeypatch.setattr(streams.worker, "RESCORE_CHUNK", 3)
-    runtime = Worker(settings, load_model_files([str(MODELS)]))
+    runtime = in_process_worker(test_id, partitions=4)
 
     async def no_publish(partition: int, token: str) -> None:
         return None
