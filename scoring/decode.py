@@ -178,11 +178,10 @@ def stored_profile(raw: bytes) -> Profile | None:
         return None
     if not isinstance(account_id, str):
         return None
-    fields = dict(obj)
-    domains = obj.get("domains")
+    domains = obj.get("domains")  # obj is a fresh dict of its own: no copy needed
     if isinstance(domains, list):
-        fields["domains"] = [d.lower() if isinstance(d, str) else d for d in domains]
-    return Profile(account_id, updated_at, fields)
+        obj["domains"] = [d.lower() if isinstance(d, str) else d for d in domains]
+    return Profile(account_id, updated_at, obj)
 
 
 def _too_large(size: int, limit: int) -> Rejection:

@@ -424,16 +424,16 @@ class Engine:
         self,
         account_id: str,
         meta: bytes | None,
-        model_blobs: Mapping[str, bytes],
+        model_blobs: Mapping[str, bytes | None],
         profile: Profile | None,
     ) -> AccountState:
         """Rebuild an account from `dump`'s blobs and its stored profile. Does not evaluate.
 
-        A model without a blob starts empty (a new model; for an account with input it gets
-        version 0, so `needs_rescore` is true and it is evaluated under the model before
-        anything else); blobs of models not loaded are ignored. A blob written under another
-        model version is fitted to the loaded version (see `rescore`) but keeps its old version
-        number until `rescore` runs: call it when `needs_rescore` says so. Raises
+        A model without a blob (absent or None) starts empty (a new model; for an account with
+        input it gets version 0, so `needs_rescore` is true and it is evaluated under the model
+        before anything else); blobs of models not loaded are ignored. A blob written under
+        another model version is fitted to the loaded version (see `rescore`) but keeps its old
+        version number until `rescore` runs: call it when `needs_rescore` says so. Raises
         `StateDecodeError` on a corrupt blob.
         """
         blobs = [model_blobs.get(c.id) for c in self._compiled]

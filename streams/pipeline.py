@@ -221,6 +221,9 @@ class Pipeline:
         self.tier_names = {
             model.id: tuple(tier.name for tier in model.tiers) for model in engine.models
         }
+        self._model_fields = {model: MODEL_FIELD_PREFIX + model for model in self.models}
+        # What `load` reads of an account: blobs of models not loaded are of no use.
+        self._stored_fields = (META_FIELD, PROFILE_FIELD, *self._model_fields.values())
         # (partition, source) -> (token, applied offset) as committed under that token.
         self._applied: dict[tuple[int, str], tuple[str, int]] = {}
         # partition -> (token, the entries of its outbox in Redis, oldest first).
@@ -238,28 +241,20 @@ class Pipeline:
     async def load(self, partition: int, account_ids: Sequence[str]) -> dict[str, AccountState]:
         """The accounts' states from Redis (one round trip); unknown accounts start empty."""
         started = time.perf_counter()
-        stored = await self.store.read_accounts(partition, account_ids)
+        stored = await self.store.read_fields(partition, account_ids, self._stored_fields)
         self.metrics.redis_seconds.labels("read").observe(time.perf_counter() - started)
         states = {}
-        for account_id, fields in stored.items():
-            profile = None
-            raw_profile = fields.get(PROFILE_FIELD.encode())
-            if raw_profile is not None:
-                profile = stored_profile(unpack_profile(raw_profile))
-            blobs = {
-                name.decode()[len(MODEL_FIELD_PREFIX) :]: blob
-                for name, blob in fields.items()
-                if name.startswith(MODEL_FIELD_PREFIX.encode())
-            }
+        for account_id, (meta, raw_profile, *blobs) in zip(account_ids, stored, strict=True):
+            profile = None if raw_profile is None else stored_profile(unpack_profile(raw_profile))
             states[account_id] = self.engine.restore(
-                account_id, fields.get(META_FIELD.encode()), blobs, profile
+                account_id, meta, dict(zip(self.models, blobs, strict=True)), profile
             )
         return states
 
     def dump(self, state: AccountState, profile_raw: bytes | None = None) -> AccountWrite:
         meta, blobs = self.engine.dump(state)
         fields = {META_FIELD: meta}
-        fields.update({MODEL_FIELD_PREFIX + model: blob for model, blob in blobs.items()})
+        fields.update({self._model_fields[model]: blob for model, blob in blobs.items()})
         if profile_raw is not None:
             fields[PROFILE_FIELD] = pack_profile(profile_raw)
         return AccountWrite(state.account_id, fields)

@@ -61,8 +61,9 @@ def view(offset: int, minutes: float, url: str = "/pricing") -> Incoming:
     )
 
 
-async def stored_hash(client: object, prefix: str) -> dict[bytes, bytes]:
-    return await StateStore(client, prefix).read_accounts(PARTITION, ["acme"])  # type: ignore[arg-type]
+async def stored_hash(client: object, prefix: str) -> dict[str, dict[bytes, bytes]]:
+    key = StateStore(client, prefix).keys(PARTITION).account("acme")  # type: ignore[arg-type]
+    return {"acme": await client.hgetall(key)}  # type: ignore[attr-defined]
 
 
 async def test_cached_and_uncached_workers_write_the_same_state(redis_client) -> None:

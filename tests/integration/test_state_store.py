@@ -17,6 +17,11 @@ from streams.state_store import (
 pytestmark = pytest.mark.redis
 
 
+async def stored(store: StateStore, partition: int, account_ids: list[str]) -> dict:
+    """Every hash field of the accounts, as Redis holds them."""
+    return {a: await store.client.hgetall(store.keys(partition).account(a)) for a in account_ids}
+
+
 async def test_commit_writes_states_offset_outbox_and_schedule_together(redis_client) -> None:
     client, prefix = redis_client
     store = StateStore(client, prefix)
@@ -34,11 +39,24 @@ async def test_commit_writes_states_offset_outbox_and_schedule_together(redis_cl
 
     assert result == Committed()
     assert await store.applied_offset(3, "events") == 41
-    accounts = await store.read_accounts(3, ["acme", "beta"])
+    accounts = await stored(store, 3, ["acme", "beta"])
     assert accounts == {"acme": {b"m": b"meta", b"new-business": b"\x01\x02"}, "beta": {}}
     assert await store.outbox(3) == [b"change-1", b"change-2"]
     assert await store.due_accounts(3, until=1_700_000_000.5) == ["acme"]
     assert await store.due_accounts(3, until=1_700_000_000.4) == []
+
+
+async def test_read_fields_gives_the_named_fields_by_position(redis_client) -> None:
+    client, prefix = redis_client
+    store = StateStore(client, prefix)
+    token = await store.take_fence(2)
+    writes = [AccountWrite("acme", {"m": b"meta", "s:nb": b"\x00blob", "s:old": b"gone"})]
+    assert await store.commit(2, token, "events", None, writes, [], {}) == Committed()
+
+    read = await store.read_fields(2, ["acme", "nobody"], ["m", "p", "s:nb"])
+
+    assert read == [[b"meta", None, b"\x00blob"], [None, None, None]]
+    assert await store.read_fields(2, [], ["m"]) == []
 
 
 async def test_a_worker_that_lost_the_fence_cannot_write(redis_client) -> None:
@@ -53,7 +71,7 @@ async def test_a_worker_that_lost_the_fence_cannot_write(redis_client) -> None:
 
     assert stale == Fenced()
     assert await old.applied_offset(0, "events") == -1
-    assert await old.read_accounts(0, ["acme"]) == {"acme": {}}
+    assert await stored(old, 0, ["acme"]) == {"acme": {}}
     assert await old.outbox(0) == []
     assert await new.commit(
         0, new_token, "events", 5, [AccountWrite("acme", {"m": b"new"})], [], {}
@@ -75,7 +93,7 @@ async def test_a_batch_at_or_behind_the_applied_offset_is_not_applied_twice(redi
     )
 
     assert again == AlreadyApplied()
-    assert await store.read_accounts(1, ["a"]) == {"a": {b"m": b"1"}}
+    assert await stored(store, 1, ["a"]) == {"a": {b"m": b"1"}}
     assert await store.outbox(1) == []
 
 
@@ -150,7 +168,7 @@ async def test_one_commit_writes_accounts_of_different_fields_and_ranks_of_sever
         ],
     )
 
-    assert await store.read_accounts(4, ["a", "b", "c", "d"]) == {
+    assert await stored(store, 4, ["a", "b", "c", "d"]) == {
         "a": {b"m": b"ma", b"p": b"pa", b"s:nb": b"na"},
         "b": {b"m": b"mb", b"s:nb": b"nb"},
         "c": {b"m": b"mc", b"p": b"pc", b"s:nb": b"nc"},

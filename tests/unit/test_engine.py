@@ -619,6 +619,10 @@ def test_a_model_new_to_a_restored_account_needs_a_rescore_that_evaluates_it() -
     new = Engine([one_criterion(), fit])
     restored = new.restore(ACCOUNT, meta, blobs, state.profile)
 
+    # A blob given as None (a hash field Redis did not have) is the same as none given.
+    assert new.restore(ACCOUNT, meta, {**blobs, "fit": None}, state.profile).view() == (
+        restored.view()
+    )
     assert new.needs_rescore(restored)
     changes = new.rescore(restored)
     # The fit model's only criterion scores 10 of 10: total 100, hot at once.

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from redis.asyncio.connection import Connection
 
 from scoring.state import StateDecodeError
@@ -38,6 +40,16 @@ def test_a_large_or_unusual_profile_round_trips() -> None:
     raw = orjson.dumps({"account_id": "é" * 3000, "updated_at": "x", "blob": list(range(2000))})
 
     assert unpack_profile(pack_profile(raw)) == raw
+
+
+@given(st.binary(max_size=5000) | st.text(max_size=2000).map(str.encode))
+def test_any_bytes_round_trip_and_every_cut_of_their_stored_form_is_refused(raw: bytes) -> None:
+    stored = pack_profile(b"{" + raw)
+
+    assert unpack_profile(stored) == b"{" + raw
+    for cut in range(1, len(stored), max(1, len(stored) // 50)):
+        with pytest.raises(StateDecodeError, match="corrupt stored profile: truncated"):
+            unpack_profile(stored[:cut])
 
 
 def test_a_profile_stored_as_plain_json_reads_as_it_is() -> None:
