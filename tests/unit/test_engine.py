@@ -597,6 +597,22 @@ def test_rescore_keeps_history_when_only_points_changed_and_resets_changed_crite
     assert total(new, state) == pytest.approx(30.0)
 
 
+def test_a_new_version_that_reorders_criteria_keeps_each_ones_history() -> None:
+    a = behavioral("a", [signal("view", "page_view", 2)], half_life=DAY, saturation=10)
+    b = behavioral("b", [signal("dl", "download", 4)], half_life=DAY, saturation=10)
+    old = Engine([model([a, b], version=1)])
+    state = old.new_account(ACCOUNT)
+    old.apply_event(state, event("e1", "page_view", T0))
+    meta, blobs = old.dump(state)
+
+    new = Engine([model([b, a], version=2)])
+    restored = new.restore(ACCOUNT, meta, blobs, None)
+    new.rescore(restored)
+
+    # a's hit stays with a: 2 of the 20 points. Put in b's place it would count 4.
+    assert total(new, restored) == pytest.approx(10.0)
+
+
 def test_rescore_emits_changes_with_cause_rescore_and_adds_new_models() -> None:
     old = Engine([two_criteria(points=2, half_life_b=DAY, version=1)])
     state = old.new_account(ACCOUNT)

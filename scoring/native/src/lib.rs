@@ -587,6 +587,18 @@ impl ModelDef {
 
     /// Align `ms.behaviors` with the model: keep states by fingerprint, start others empty.
     fn fit_behaviors(&self, ms: &mut ModelState) {
+        // The usual case, a state written under these very criteria, is in order already: no
+        // map to build on every account read.
+        let aligned = ms.behaviors.len() == self.behaviors.len()
+            && ms.behaviors.iter().zip(&self.behaviors).all(|(bs, def)| {
+                bs.fingerprint == def.fingerprint && bs.sums.len() == def.points.len()
+            });
+        if aligned {
+            for (bs, def) in ms.behaviors.iter_mut().zip(&self.behaviors) {
+                bs.weighted = weighted_sum(&def.points, &bs.sums);
+            }
+            return;
+        }
         let mut kept: std::collections::HashMap<u32, BehaviorState> =
             std::mem::take(&mut ms.behaviors)
                 .into_iter()
