@@ -1,10 +1,11 @@
 """Decoded account states kept in the worker between batches, so a busy account is not read
 from Redis and decoded again for every batch.
 
-Redis stays the truth; the cache only saves the read and the decode (`HGETALL`, the profile's
-JSON, `Engine.restore`: about 60 µs per account and batch, see docs/benchmarks.md). Keeping a
-state across batches is safe because one worker alone writes a partition's accounts while it
-holds the partition's fence (`streams.state_store`):
+Redis stays the truth; the cache only saves the read and the decode (the account's fields, the
+profile's JSON, `Engine.restore`: ~15 µs of the worker's CPU per account read on 2026-12-02,
+plus Redis's time; docs/benchmarks.md). Keeping a state across batches is safe because one
+worker alone writes a partition's accounts while it holds the partition's fence
+(`streams.state_store`):
 
 - an entry remembers the partition and the fence token it was committed under, and a lookup
   under another token misses: a worker that lost a partition, even for a moment, reads Redis

@@ -124,6 +124,9 @@ class Results:
     rescore_rate: float | None = None
     rescore_seconds: float | None = None
     rescore_start_seconds: float | None = None
+    # CPU per account rescored, from ownership to done
+    rescore_worker_cpu_us: float | None = None
+    rescore_redis_cpu_us: float | None = None
     replay_rate: float | None = None
     replay_text: str = ""
     profile_self: list[tuple[str, float]] = field(default_factory=list)
@@ -967,6 +970,7 @@ async def run(base: Settings, scale: Scale, workdir: Path, keep: bool) -> Result
         dep.start_worker(bumped)
         owned = await dep.wait_healthy()
         rewrites_before = await aof_rewrites(client)  # over the rescoring's own seconds
+        worker_cpu_before, redis_cpu_before = dep.cpu_seconds(), await redis_cpu(client)
         versions = [PartitionKeys(s.key_prefix, p).versions for p in range(dep.partitions)]
         deadline = time.monotonic() + scale.drain_timeout
         while time.monotonic() < deadline:
@@ -977,6 +981,12 @@ async def run(base: Settings, scale: Scale, workdir: Path, keep: bool) -> Result
                 results.rescore_seconds = done - owned
                 results.rescore_start_seconds = owned - launched
                 results.rescore_rate = scale.accounts / max(done - owned, 1e-9)
+                results.rescore_worker_cpu_us = (
+                    (dep.cpu_seconds() - worker_cpu_before) / scale.accounts * 1e6
+                )
+                results.rescore_redis_cpu_us = (
+                    (await redis_cpu(client) - redis_cpu_before) / scale.accounts * 1e6
+                )
                 results.rewrites["rescoring"] = (await aof_rewrites(client)).since(rewrites_before)
                 break
             await asyncio.sleep(0.05)
@@ -1149,6 +1159,11 @@ def render(r: Results, info: dict[str, str], quick: bool) -> str:
         f"({_f(r.rescore_seconds, '.1f', ' s')} after the worker owned its partitions, "
         f"{_f(r.rescore_start_seconds, '.1f', ' s')} start-up) | >= 20,000 accounts/s | "
         f"{_verdict(None if r.rescore_rate is None else r.rescore_rate >= 20_000)} |",
+        f"| 6 | rescoring: worker / Redis CPU per account (one core's worth of the worker's "
+        f"CPU) | {_f(r.rescore_worker_cpu_us, '.1f', ' µs')} / "
+        f"{_f(r.rescore_redis_cpu_us, '.1f', ' µs')} "
+        f"({_f(None if not r.rescore_worker_cpu_us else 1e6 / r.rescore_worker_cpu_us)} "
+        f"accounts/s) | | |",
         "",
         "Redis's AOF rewrites (appendonly, everysec; each forks Redis and runs a child on the "
         "same cores, whose CPU `INFO cpu` counts apart from the Redis CPU per event above):",
