@@ -113,7 +113,8 @@ return 1
 # KEYS: the accounts' hashes (one partition, so one hash tag: a single Cluster slot); ARGV: the
 # field names. One reply for the whole batch: redis-py handles a pipelined command per account
 # in Python (command object, reply callback), which cost the worker ~17 µs per account read.
-# HMGET, not HGETALL: the values come back by position, without their names to map.
+# HMGET, not HGETALL: the values come back by position, without their names to map. A missing
+# field is Lua's false, which a script (RESP2 inside Redis) returns as nil: None to the client.
 READ_SCRIPT = """
 local out = {}
 for i, key in ipairs(KEYS) do
@@ -241,8 +242,9 @@ class AccountWrite:
     fields: dict[str, bytes] = field(default_factory=dict)
 
 
-# Not frozen: a frozen dataclass's __init__ sets each field through object.__setattr__, ~0.9 µs
-# against ~0.25, and every commit builds one Rank per account and model.
+# A value: treat it as one. Not frozen because a frozen dataclass's __init__ sets each field
+# through object.__setattr__, ~0.9 µs against ~0.25, and every commit builds one Rank per account
+# and model.
 @dataclass(slots=True)
 class Rank:
     """An account's place in its model's ranking: in the set of its tier, by total."""
@@ -324,9 +326,11 @@ class StateStore:
     async def read_fields(
         self, partition: int, account_ids: Sequence[str], fields: Sequence[str]
     ) -> list[list[bytes | None]]:
-        """The named hash fields of each account, in the order given (None where absent)."""
-        if not account_ids:
-            return []
+        """The named hash fields of each account, in the order given (None where absent).
+
+        `fields` is a handful of names (Lua's `unpack` takes a few thousand at most)."""
+        if not account_ids or not fields:
+            return [[] for _ in account_ids]
         keys = self.keys(partition)
         return cast(
             list[list[bytes | None]],

@@ -1159,8 +1159,8 @@ def render(r: Results, info: dict[str, str], quick: bool) -> str:
         f"({_f(r.rescore_seconds, '.1f', ' s')} after the worker owned its partitions, "
         f"{_f(r.rescore_start_seconds, '.1f', ' s')} start-up) | >= 20,000 accounts/s | "
         f"{_verdict(None if r.rescore_rate is None else r.rescore_rate >= 20_000)} |",
-        f"| 6 | rescoring: worker / Redis CPU per account (one core's worth of the worker's "
-        f"CPU) | {_f(r.rescore_worker_cpu_us, '.1f', ' µs')} / "
+        f"| 6 | rescoring: worker / Redis CPU per account (accounts/s one core allows) | "
+        f"{_f(r.rescore_worker_cpu_us, '.1f', ' µs')} / "
         f"{_f(r.rescore_redis_cpu_us, '.1f', ' µs')} "
         f"({_f(None if not r.rescore_worker_cpu_us else 1e6 / r.rescore_worker_cpu_us)} "
         f"accounts/s) | | |",

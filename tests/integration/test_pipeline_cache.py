@@ -8,6 +8,7 @@ from pathlib import Path
 
 import orjson
 import pytest
+import redis.asyncio as aioredis
 
 from scoring.engine import Engine
 from scoring.timefmt import format_rfc3339
@@ -15,7 +16,7 @@ from streams.metrics import Metrics
 from streams.model_files import load_model_files
 from streams.pipeline import Incoming, Outgoing, Pipeline
 from streams.state_cache import StateCache
-from streams.state_store import StateStore
+from streams.state_store import PartitionKeys, StateStore
 
 pytestmark = pytest.mark.redis
 
@@ -61,9 +62,8 @@ def view(offset: int, minutes: float, url: str = "/pricing") -> Incoming:
     )
 
 
-async def stored_hash(client: object, prefix: str) -> dict[str, dict[bytes, bytes]]:
-    key = StateStore(client, prefix).keys(PARTITION).account("acme")  # type: ignore[arg-type]
-    return {"acme": await client.hgetall(key)}  # type: ignore[attr-defined]
+async def stored_hash(client: aioredis.Redis, prefix: str) -> dict[str, dict[bytes, bytes]]:
+    return {"acme": await client.hgetall(PartitionKeys(prefix, PARTITION).account("acme"))}
 
 
 async def test_cached_and_uncached_workers_write_the_same_state(redis_client) -> None:

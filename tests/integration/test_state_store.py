@@ -17,7 +17,9 @@ from streams.state_store import (
 pytestmark = pytest.mark.redis
 
 
-async def stored(store: StateStore, partition: int, account_ids: list[str]) -> dict:
+async def stored(
+    store: StateStore, partition: int, account_ids: list[str]
+) -> dict[str, dict[bytes, bytes]]:
     """Every hash field of the accounts, as Redis holds them."""
     return {a: await store.client.hgetall(store.keys(partition).account(a)) for a in account_ids}
 
@@ -53,10 +55,11 @@ async def test_read_fields_gives_the_named_fields_by_position(redis_client) -> N
     writes = [AccountWrite("acme", {"m": b"meta", "s:nb": b"\x00blob", "s:old": b"gone"})]
     assert await store.commit(2, token, "events", None, writes, [], {}) == Committed()
 
-    read = await store.read_fields(2, ["acme", "nobody"], ["m", "p", "s:nb"])
+    read = await store.read_fields(2, ["acme", "nobody"], ["s:nb", "p", "m"])
 
-    assert read == [[b"meta", None, b"\x00blob"], [None, None, None]]
+    assert read == [[b"\x00blob", None, b"meta"], [None, None, None]]
     assert await store.read_fields(2, [], ["m"]) == []
+    assert await store.read_fields(2, ["acme"], []) == [[]]
 
 
 async def test_a_worker_that_lost_the_fence_cannot_write(redis_client) -> None:

@@ -43,11 +43,11 @@ def test_a_large_or_unusual_profile_round_trips() -> None:
 
 
 @given(st.binary(max_size=5000) | st.text(max_size=2000).map(str.encode))
-def test_any_bytes_round_trip_and_every_cut_of_their_stored_form_is_refused(raw: bytes) -> None:
-    stored = pack_profile(b"{" + raw)
+def test_any_bytes_round_trip_and_their_stored_form_cut_short_is_refused(raw: bytes) -> None:
+    stored = pack_profile(raw)
 
-    assert unpack_profile(stored) == b"{" + raw
-    for cut in range(1, len(stored), max(1, len(stored) // 50)):
+    assert unpack_profile(stored) == raw
+    for cut in range(1, len(stored), max(1, len(stored) // 50)):  # ~50 cuts, evenly spread
         with pytest.raises(StateDecodeError, match="corrupt stored profile: truncated"):
             unpack_profile(stored[:cut])
 

@@ -270,22 +270,22 @@ fn encode_model_state(ms: &ModelState) -> Result<Vec<u8>, String> {
             return Err("more than 255 contacts kept for one criterion".into());
         }
         // Counted, then walked again: no list of indices allocated per criterion and dump.
-        let hits = |k: &usize| bs.sums[*k] != 0.0 || bs.streak[*k] != 0;
-        let caps = |k: &usize| bs.cap_today[*k] != 0 || bs.cap_yesterday[*k] != 0;
+        let is_hit = |k: &usize| bs.sums[*k] != 0.0 || bs.streak[*k] != 0;
+        let has_cap = |k: &usize| bs.cap_today[*k] != 0 || bs.cap_yesterday[*k] != 0;
         out.extend_from_slice(&bs.fingerprint.to_le_bytes());
         out.push(signals as u8);
         out.extend_from_slice(&bs.reference.to_le_bytes());
         out.extend_from_slice(&bs.cap_day.to_le_bytes());
-        out.push((0..signals).filter(hits).count() as u8);
-        out.push((0..signals).filter(caps).count() as u8);
+        out.push((0..signals).filter(is_hit).count() as u8);
+        out.push((0..signals).filter(has_cap).count() as u8);
         out.push(bs.contacts.len() as u8);
-        for k in (0..signals).filter(hits) {
+        for k in (0..signals).filter(is_hit) {
             out.push(k as u8);
             out.extend_from_slice(&bs.sums[k].to_le_bytes());
             out.extend_from_slice(&bs.last_hit[k].to_le_bytes());
             out.extend_from_slice(&(bs.streak[k].min(MAX_STREAK) as u16).to_le_bytes());
         }
-        for k in (0..signals).filter(caps) {
+        for k in (0..signals).filter(has_cap) {
             out.push(k as u8);
             out.extend_from_slice(&bs.cap_today[k].to_le_bytes());
             out.extend_from_slice(&bs.cap_yesterday[k].to_le_bytes());
