@@ -455,6 +455,11 @@ class Engine:
         """True when some model state was computed under another version of its model."""
         return self._core.needs_rescore(state)
 
+    def stale_models(self, state: AccountState) -> tuple[str, ...]:
+        """The loaded models `rescore` would bring up to date on this state, in engine order:
+        those computed under another version, and those new to the account (version 0)."""
+        return tuple(self._core.stale_models(state))
+
     # --- input -------------------------------------------------------------------------------
 
     def apply_event(self, state: AccountState, event: Event) -> EventOutcome:

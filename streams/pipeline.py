@@ -195,6 +195,8 @@ class BatchReport:
     fenced: bool = False
     # (account, model) -> tier when loaded: the ranking set that holds the account now.
     loaded_tiers: dict[tuple[str, str], str] = field(default_factory=dict)
+    # account -> the models brought to the loaded versions when it was loaded (none: absent).
+    rescored: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 class Pipeline:
@@ -251,8 +253,17 @@ class Pipeline:
             )
         return states
 
-    def dump(self, state: AccountState, profile_raw: bytes | None = None) -> AccountWrite:
+    def dump(
+        self,
+        state: AccountState,
+        profile_raw: bytes | None = None,
+        models: Sequence[str] | None = None,
+    ) -> AccountWrite:
+        """The account's fields to write: its meta and every model's state, and its profile when
+        given; with `models`, only those models' states (the rest is left as stored)."""
         meta, blobs = self.engine.dump(state)
+        if models is not None:
+            return AccountWrite(state.account_id, {self._model_fields[m]: blobs[m] for m in models})
         fields = {META_FIELD: meta}
         fields.update({self._model_fields[model]: blob for model, blob in blobs.items()})
         if profile_raw is not None:
@@ -404,10 +415,14 @@ class Pipeline:
     async def rescore(
         self, partition: int, token: str, account_ids: Sequence[str], now: float
     ) -> BatchReport:
-        """Brings the accounts to the loaded model versions (cause `rescore`)."""
+        """Brings the accounts to the loaded model versions (cause `rescore`). Writes only what
+        changed: the rescored models' states, ranks and each account's due time; an account
+        already at the loaded versions is not written at all."""
         report = BatchReport()
         states = await self._load_current(partition, token, account_ids, report)
-        await self._commit(partition, token, "events", None, states, {}, [], report, now)
+        await self._commit(
+            partition, token, "events", None, states, {}, [], report, now, only=report.rescored
+        )
         return report
 
     async def publish_outbox(self, partition: int, token: str, batch: int = 1000) -> int:
@@ -466,7 +481,9 @@ class Pipeline:
         for state in states.values():
             for model_id, tier in state.tiers().items():
                 report.loaded_tiers[(state.account_id, model_id)] = tier
-            if self.engine.needs_rescore(state):
+            stale = self.engine.stale_models(state)
+            if stale:
+                report.rescored[state.account_id] = stale
                 report.changes.extend(self.engine.rescore(state))
         return states
 
@@ -519,7 +536,11 @@ class Pipeline:
         report: BatchReport,
         now: float,
         ingested: float | None = None,
+        only: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
+        """Writes the batch in one fenced call and, once it is in Redis, keeps its states in
+        the cache. `only` (account -> models) writes just those accounts, and of each only those
+        models' states and ranks and its due time; None writes every account whole."""
         # When the batch's first message reached Kafka: published score changes carry it, so
         # the ingest-to-published latency can be measured (here and by any consumer).
         headers = () if ingested is None else ((INGESTED_HEADER, repr(ingested).encode()),)
@@ -534,12 +555,16 @@ class Pipeline:
                     headers,
                 )
             )
-        writes = [self.dump(state, raw_profiles.get(a)) for a, state in states.items()]
-        due = {a: self.due_time(state) for a, state in states.items()}
+        written = states if only is None else {a: states[a] for a in only}
+        writes = [
+            self.dump(state, raw_profiles.get(a), None if only is None else only[a])
+            for a, state in written.items()
+        ]
+        due = {a: self.due_time(state) for a, state in written.items()}
         ranks = [
             self.rank(state, model_id, report.loaded_tiers.get((account_id, model_id)))
-            for account_id, state in states.items()
-            for model_id in self.models
+            for account_id, state in written.items()
+            for model_id in (self.models if only is None else only[account_id])
         ]
         # Unsure until Redis has answered: an error mid-call may or may not have written.
         if offset is not None:

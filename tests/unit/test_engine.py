@@ -582,7 +582,9 @@ def test_rescore_keeps_history_when_only_points_changed_and_resets_changed_crite
     meta, blobs = old.dump(state)
     restored = new.restore(ACCOUNT, meta, blobs, None)
     assert new.needs_rescore(restored)
+    assert new.stale_models(restored) == ("nb",)
     changes = new.rescore(restored)
+    assert new.stale_models(restored) == ()
     # a keeps its hit with the new points: x = 6; b changed half-life: starts from 0.
     # total = 100 * 6 / 20 = 30: no tier change; the version moves on.
     assert total(new, restored) == pytest.approx(30.0)
@@ -640,6 +642,7 @@ def test_a_model_new_to_a_restored_account_needs_a_rescore_that_evaluates_it() -
         restored.view()
     )
     assert new.needs_rescore(restored)
+    assert new.stale_models(restored) == ("fit",)  # new to the account; nb is current
     changes = new.rescore(restored)
     # The fit model's only criterion scores 10 of 10: total 100, hot at once.
     assert [(c.model, c.previous_tier, c.tier, c.cause) for c in changes] == [
@@ -652,6 +655,7 @@ def test_a_new_account_restored_without_any_blob_needs_no_rescore() -> None:
     engine = Engine([one_criterion()])
 
     assert not engine.needs_rescore(engine.restore(ACCOUNT, None, {}, None))
+    assert engine.stale_models(engine.restore(ACCOUNT, None, {}, None)) == ()
 
 
 def test_standing_is_the_tier_and_total_of_the_latest_evaluation() -> None:

@@ -1432,6 +1432,23 @@ impl Core {
         Ok((PyBytes::new(py, &encode_meta(state)), blobs))
     }
 
+    /// Ids of the loaded models whose state `rescore` would bring to the loaded version (computed
+    /// under another version, or new to the account); every model for a state of other models.
+    fn stale_models(&self, state: &AccountState) -> Vec<String> {
+        let aligned = state.models.len() == self.models.len();
+        self.models
+            .iter()
+            .enumerate()
+            .filter(|(i, def)| {
+                !aligned || {
+                    let ms = &state.models[*i];
+                    ms.model != def.id || ms.version != def.version
+                }
+            })
+            .map(|(_, def)| def.id.clone())
+            .collect()
+    }
+
     /// True when some model state was computed under another version of its model.
     fn needs_rescore(&self, state: &AccountState) -> bool {
         state.models.len() != self.models.len()

@@ -1,0 +1,113 @@
+"""What a rescoring batch writes, against the real Redis: only what the new model versions
+changed, and the same account as a batch that writes it whole would leave."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from scoring.engine import Engine
+from streams.metrics import Metrics
+from streams.model_files import load_model_files
+from streams.pipeline import Pipeline
+from streams.state_cache import StateCache
+from streams.state_store import AccountWrite, CommitResult, PartitionKeys, Rank, StateStore
+from tests.integration.test_pipeline_cache import NOW, PARTITION, ROOT, Recording, view
+
+pytestmark = pytest.mark.redis
+
+
+class CommitSpy(StateStore):
+    """The real store, remembering what each commit was asked to write."""
+
+    def __init__(self, client: Any, prefix: str) -> None:
+        super().__init__(client, prefix)
+        self.writes: list[AccountWrite] = []
+        self.ranks: list[Rank] = []
+
+    async def commit(
+        self,
+        partition: int,
+        token: str,
+        source: str,
+        applied_offset: int | None,
+        accounts: Sequence[AccountWrite],
+        outbox: Sequence[bytes],
+        due: Any,
+        ranks: Sequence[Rank] = (),
+    ) -> CommitResult:
+        self.writes.extend(accounts)
+        self.ranks.extend(ranks)
+        return await super().commit(
+            partition, token, source, applied_offset, accounts, outbox, due, ranks
+        )
+
+
+def bumped_models(tmp_path: Path) -> Path:
+    """deploy/models with new-business one version up."""
+    models = tmp_path / "models"
+    shutil.copytree(ROOT / "deploy/models", models)
+    path = models / "new-business.yaml"
+    bump = re.sub(r"(?m)^version: (\d+)", lambda m: f"version: {int(m[1]) + 1}", path.read_text())
+    path.write_text(bump)
+    return models
+
+
+def pipeline(client: Any, prefix: str, models: Path) -> Pipeline:
+    engine = Engine(load_model_files([models]))
+    return Pipeline(
+        engine,
+        CommitSpy(client, prefix),
+        Recording(),
+        Metrics(),
+        max_future_skew=300,
+        cache=StateCache(0),
+    )
+
+
+async def stored(client: Any, prefix: str, account: str) -> dict[bytes, bytes]:
+    return dict(await client.hgetall(PartitionKeys(prefix, PARTITION).account(account)))
+
+
+async def test_rescoring_writes_only_the_rescored_models_of_the_accounts_behind(
+    redis_client: Any, tmp_path: Path
+) -> None:
+    client, prefix = redis_client
+    old = pipeline(client, prefix, ROOT / "deploy/models")
+    token = await old.store.take_fence(PARTITION)
+    await old.events_batch(PARTITION, token, [view(i, i) for i in range(6)], NOW)
+    before = await stored(client, prefix, "acme")
+    new = pipeline(client, prefix, bumped_models(tmp_path))
+    # What the account must become: read and rescored in memory, as any batch would.
+    expected = (await new.load(PARTITION, ["acme"]))["acme"]
+    new.engine.rescore(expected)
+
+    report = await new.rescore(PARTITION, token, ["acme", "nobody"], NOW)
+
+    spy = new.store
+    assert isinstance(spy, CommitSpy)
+    assert report.rescored == {"acme": ("new-business",)}
+    assert [(w.account_id, list(w.fields)) for w in spy.writes] == [("acme", ["s:new-business"])]
+    assert [(r.account_id, r.model) for r in spy.ranks] == [("acme", "new-business")]
+    after = await stored(client, prefix, "acme")
+    assert {k: v for k, v in after.items() if k != b"s:new-business"} == {
+        k: v for k, v in before.items() if k != b"s:new-business"
+    }
+    assert after[b"s:new-business"] != before[b"s:new-business"]
+    reread = (await new.load(PARTITION, ["acme"]))["acme"]
+    assert not new.engine.needs_rescore(reread)
+    assert reread.view() == expected.view()
+    for model, tiers in new.tier_names.items():
+        total = new.engine.standing(reread, model)[1]
+        assert await new.store.top([PARTITION], model, tiers, 10) == [("acme", total)]
+
+    spy.writes.clear()
+    again = await new.rescore(PARTITION, token, ["acme"], NOW)
+
+    assert again.rescored == {}
+    assert spy.writes == []
