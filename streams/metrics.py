@@ -108,7 +108,8 @@ class Metrics:
         )
         self.rescored_accounts = Counter(
             "scorer_rescored_accounts_total",
-            "Accounts rescored after a model version change.",
+            "Accounts whose state under the model was rescored after a model version change "
+            "(an account already at the loaded version is not counted).",
             ["model"],
             registry=r,
         )

@@ -195,7 +195,8 @@ class BatchReport:
     fenced: bool = False
     # (account, model) -> tier when loaded: the ranking set that holds the account now.
     loaded_tiers: dict[tuple[str, str], str] = field(default_factory=dict)
-    # account -> the models brought to the loaded versions when it was loaded (none: absent).
+    # account -> the models its loading rescored (stale ones, and any other whose standing the
+    # rescore moved); absent when none.
     rescored: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
@@ -263,6 +264,7 @@ class Pipeline:
         given; with `models`, only those models' states (the rest is left as stored)."""
         meta, blobs = self.engine.dump(state)
         if models is not None:
+            assert profile_raw is None, "a profile is written with the whole account"
             return AccountWrite(state.account_id, {self._model_fields[m]: blobs[m] for m in models})
         fields = {META_FIELD: meta}
         fields.update({self._model_fields[model]: blob for model, blob in blobs.items()})
@@ -483,8 +485,15 @@ class Pipeline:
                 report.loaded_tiers[(state.account_id, model_id)] = tier
             stale = self.engine.stale_models(state)
             if stale:
-                report.rescored[state.account_id] = stale
+                others = {m: self.engine.standing(state, m) for m in self.models if m not in stale}
                 report.changes.extend(self.engine.rescore(state))
+                # A current model comes out as it went in (same definition, profile and
+                # clock), unless a model file changed without a new version: then it is
+                # written too, so that Redis never misses a change that was published.
+                moved = {m for m, was in others.items() if self.engine.standing(state, m) != was}
+                report.rescored[state.account_id] = tuple(
+                    m for m in self.models if m in stale or m in moved
+                )
         return states
 
     async def _fresh(

@@ -15,7 +15,7 @@ import functools
 import logging
 import os
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -409,8 +409,11 @@ class Worker:
                 if report.fenced:
                     return
                 done += len(ids)
-                for model in self.engine.models:
-                    self.metrics.rescored_accounts.labels(model.id).inc(len(ids))
+                # The accounts each model was rescored on (those already current are not).
+                for model, count in Counter(
+                    m for ms in report.rescored.values() for m in ms
+                ).items():
+                    self.metrics.rescored_accounts.labels(model).inc(count)
                 await self.publish(partition, token)
 
             await self.locked(partition, run)

@@ -111,3 +111,33 @@ async def test_rescoring_writes_only_the_rescored_models_of_the_accounts_behind(
 
     assert again.rescored == {}
     assert spy.writes == []
+
+
+async def test_a_model_that_moved_without_a_new_version_is_written_too(
+    redis_client: Any, tmp_path: Path
+) -> None:
+    client, prefix = redis_client
+    old = pipeline(client, prefix, ROOT / "deploy/models")
+    token = await old.store.take_fence(PARTITION)
+    await old.events_batch(PARTITION, token, [view(i, i) for i in range(6)], NOW)
+    loaded = (await old.load(PARTITION, ["acme"]))["acme"]
+    tier, total = old.engine.standing(loaded, "expansion")
+    assert (tier, 0 < total < 35) == ("steady", True)
+    models = bumped_models(tmp_path)
+    # expansion edited without a new version (against the rules): its tiers move the account.
+    path = models / "expansion.yaml"
+    path.write_text(path.read_text().replace("min: 35}", f"min: {total / 2:.6f}}}"))
+    new = pipeline(client, prefix, models)
+
+    report = await new.rescore(PARTITION, token, ["acme"], NOW)
+
+    spy = new.store
+    assert isinstance(spy, CommitSpy)
+    assert [(c.model, c.tier) for c in report.changes] == [("expansion", "growing")]
+    assert report.rescored == {"acme": ("expansion", "new-business")}
+    assert [sorted(w.fields) for w in spy.writes] == [["s:expansion", "s:new-business"]]
+    reread = (await new.load(PARTITION, ["acme"]))["acme"]
+    assert reread.tiers()["expansion"] == "growing"
+    assert await new.store.top([PARTITION], "expansion", ["growing"], 10) == [
+        ("acme", new.engine.standing(reread, "expansion")[1])
+    ]

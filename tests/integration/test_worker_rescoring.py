@@ -45,7 +45,9 @@ class RescoreRecorder:
         count = sum(p == partition for p, _ in self.chunks)
         if count == self.lose_after.get(partition):
             self.worker.release([partition])
-        return BatchReport(fenced=count == self.fenced.get(partition))
+        # As if the first account of each chunk was already current.
+        rescored = dict.fromkeys(account_ids[1:], ("new-business",))
+        return BatchReport(fenced=count == self.fenced.get(partition), rescored=rescored)
 
 
 @pytest.fixture
@@ -68,6 +70,12 @@ async def store_accounts(worker: Worker, accounts: dict[int, list[str]]) -> None
         token = await worker.store.take_fence(partition)
         writes = [AccountWrite(a, {"m": b"meta"}) for a in ids]
         await worker.store.commit(partition, token, "events", 1, writes, [], {})
+
+
+def rescored_count(worker: Worker, model: str) -> float | None:
+    """`scorer_rescored_accounts_total` of the model; None before its first account."""
+    sample = worker.metrics.registry.get_sample_value
+    return sample("scorer_rescored_accounts_total", {"model": model})
 
 
 async def own(worker: Worker, partitions: Sequence[int]) -> None:
@@ -99,6 +107,8 @@ async def test_each_stale_owned_partition_gets_all_its_accounts_in_chunks(
         assert 1 <= len(ids) <= 3
         rescored.setdefault(partition, []).extend(ids)
     assert {p: sorted(ids) for p, ids in rescored.items()} == {0: ACCOUNTS[0], 3: ACCOUNTS[3]}
+    assert rescored_count(worker, "new-business") == sum(len(ids) - 1 for _, ids in recorder.chunks)
+    assert rescored_count(worker, "expansion") is None  # no account of it was rescored
     for partition in (0, 1, 3):
         assert await worker.store.rescored_versions(partition) == worker.versions
     assert await worker.store.rescored_versions(2) is None
