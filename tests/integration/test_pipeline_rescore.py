@@ -3,9 +3,9 @@ changed, and the same account as a batch that writes it whole would leave."""
 
 from __future__ import annotations
 
+import inspect
 import re
 import shutil
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,22 +30,11 @@ class CommitSpy(StateStore):
         self.writes: list[AccountWrite] = []
         self.ranks: list[Rank] = []
 
-    async def commit(
-        self,
-        partition: int,
-        token: str,
-        source: str,
-        applied_offset: int | None,
-        accounts: Sequence[AccountWrite],
-        outbox: Sequence[bytes],
-        due: Any,
-        ranks: Sequence[Rank] = (),
-    ) -> CommitResult:
-        self.writes.extend(accounts)
-        self.ranks.extend(ranks)
-        return await super().commit(
-            partition, token, source, applied_offset, accounts, outbox, due, ranks
-        )
+    async def commit(self, *args: Any, **kwargs: Any) -> CommitResult:
+        called = inspect.signature(StateStore.commit).bind(self, *args, **kwargs).arguments
+        self.writes.extend(called["accounts"])
+        self.ranks.extend(called.get("ranks", ()))
+        return await super().commit(*args, **kwargs)
 
 
 def bumped_models(tmp_path: Path) -> Path:
@@ -70,6 +59,14 @@ def pipeline(client: Any, prefix: str, models: Path) -> Pipeline:
     )
 
 
+async def scored_acme(client: Any, prefix: str) -> tuple[Pipeline, str]:
+    """A pipeline on deploy/models that applied six page views of acme; its fence token."""
+    old = pipeline(client, prefix, ROOT / "deploy/models")
+    token = await old.store.take_fence(PARTITION)
+    await old.events_batch(PARTITION, token, [view(i, i) for i in range(6)], NOW)
+    return old, token
+
+
 async def stored(client: Any, prefix: str, account: str) -> dict[bytes, bytes]:
     return dict(await client.hgetall(PartitionKeys(prefix, PARTITION).account(account)))
 
@@ -78,9 +75,7 @@ async def test_rescoring_writes_only_the_rescored_models_of_the_accounts_behind(
     redis_client: Any, tmp_path: Path
 ) -> None:
     client, prefix = redis_client
-    old = pipeline(client, prefix, ROOT / "deploy/models")
-    token = await old.store.take_fence(PARTITION)
-    await old.events_batch(PARTITION, token, [view(i, i) for i in range(6)], NOW)
+    _, token = await scored_acme(client, prefix)
     before = await stored(client, prefix, "acme")
     new = pipeline(client, prefix, bumped_models(tmp_path))
     # What the account must become: read and rescored in memory, as any batch would.
@@ -117,9 +112,7 @@ async def test_a_model_that_moved_without_a_new_version_is_written_too(
     redis_client: Any, tmp_path: Path
 ) -> None:
     client, prefix = redis_client
-    old = pipeline(client, prefix, ROOT / "deploy/models")
-    token = await old.store.take_fence(PARTITION)
-    await old.events_batch(PARTITION, token, [view(i, i) for i in range(6)], NOW)
+    old, token = await scored_acme(client, prefix)
     loaded = (await old.load(PARTITION, ["acme"]))["acme"]
     tier, total = old.engine.standing(loaded, "expansion")
     assert (tier, 0 < total < 35) == ("steady", True)
