@@ -61,6 +61,8 @@ PROFILE_KEYS: Final = (*COMMON_KEYS, "field", "bands", "values", "any", "default
 BEHAVIORAL_KEYS: Final = (*COMMON_KEYS, "half_life", "saturation", "signals")
 BREADTH_KEYS: Final = (*COMMON_KEYS, "window", "saturation", "of")
 MAX_BREADTH_SATURATION: Final = 255
+# The batch commit sends tier indices as bytes, 255 meaning unknown (docs/redis-layout.md).
+MAX_TIERS: Final = 254
 ANY_KIND_KEYS: Final = tuple(dict.fromkeys(PROFILE_KEYS + BEHAVIORAL_KEYS + BREADTH_KEYS))
 SIGNAL_KEYS: Final = ("id", "event", "points", "daily_cap", "where")
 KINDS: Final = ("firmographic", "technographic", "behavioral", "breadth")
@@ -247,6 +249,8 @@ def _read_tiers(problems: _Problems, value: object, place: str) -> tuple[Tier, .
     _check_falling(
         problems, place, [(i, t.min) for i, t in enumerate(tiers) if t is not None], "tier"
     )
+    if len(items) > MAX_TIERS:
+        problems.add(place, f"must have at most {MAX_TIERS} tiers, got {len(items)}")
     if tiers and tiers[-1] is not None and tiers[-1].min != 0:
         last_min = _num(tiers[-1].min)
         problems.add(

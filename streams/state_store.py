@@ -14,7 +14,9 @@ when it is assigned the partition (a new token each time), so a worker that lost
 
 from __future__ import annotations
 
+import math
 import re
+import struct
 import uuid
 import zlib
 from collections.abc import Mapping, Sequence
@@ -29,14 +31,18 @@ from scoring.state import StateDecodeError
 
 # KEYS: fence, offset, outbox, due, account keys..., rank keys...
 # ARGV: token, applied offset ('' when the write consumes no offset: sweep, rescore),
-#       n_accounts, n_outbox, n_due,
+#       n_accounts, n_outbox, length of the account keys' prefix (`{P}:a:`),
 #       n_shapes, then per shape (the field names some accounts write): n_fields, names...;
-#       per account: its shape (1-based), then the values of the shape's fields;
-#       outbox payloads; (account, due or -1);
-#       n_models, then per model: first rank key index, n_tiers, n_entries, then per entry:
-#       tier index, previous tier index (-1 = unknown), account, total
-# Field names and rank keys are sent once per batch, not once per account: fewer arguments for
-# the worker to pack and for Redis to parse (docs/benchmarks.md).
+#       per account, one record: <H shape (1-based), <I4 length of each of its fields, the values;
+#       outbox payloads;
+#       n_others, then the ids of accounts that due or ranks name but that are not written;
+#       due as two strings: <I4 member per entry, <d time per entry (NaN: unschedule);
+#       n_models, then per model: first rank key index, n_tiers, and its entries as four strings:
+#       <I4 member, tier index (a byte), previous tier index (a byte, 255 = unknown), <d total.
+# A member is an account by number: the written accounts in order (the id is its key without the
+# prefix), then the others. Numbers travel packed, a few arguments per batch rather than several
+# per account: each argument costs the worker ~0.65 µs to pack and Redis one to parse
+# (docs/benchmarks.md). Redis passes a Lua number on with 17 significant digits: exact.
 COMMIT_SCRIPT = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then
   return 0
@@ -48,7 +54,8 @@ if ARGV[2] ~= '' then
   end
   redis.call('SET', KEYS[2], ARGV[2])
 end
-local n_accounts, n_outbox, n_due = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local n_accounts, n_outbox = tonumber(ARGV[3]), tonumber(ARGV[4])
+local prefix_length = tonumber(ARGV[5])
 local shapes = {}
 local at = 7
 for s = 1, tonumber(ARGV[6]) do
@@ -59,27 +66,38 @@ for s = 1, tonumber(ARGV[6]) do
   at = at + #names + 1
   shapes[s] = names
 end
+local members = {}
 for i = 1, n_accounts do
-  local names = shapes[tonumber(ARGV[at])]
+  local key, record = KEYS[4 + i], ARGV[at]
   at = at + 1
+  members[i] = string.sub(key, prefix_length + 1)
+  local names = shapes[struct.unpack('<H', record)]
   if #names > 0 then
     local args = {}
+    local from = 3 + 4 * #names
     for j, name in ipairs(names) do
+      local length = struct.unpack('<I4', record, 4 * j - 1)
       args[2 * j - 1] = name
-      args[2 * j] = ARGV[at]
-      at = at + 1
+      args[2 * j] = string.sub(record, from, from + length - 1)
+      from = from + length
     end
-    redis.call('HSET', KEYS[4 + i], unpack(args))
+    redis.call('HSET', key, unpack(args))
   end
 end
 for i = 1, n_outbox do
   redis.call('RPUSH', KEYS[3], ARGV[at])
   at = at + 1
 end
-for i = 1, n_due do
-  local account, due = ARGV[at], tonumber(ARGV[at + 1])
-  at = at + 2
-  if due < 0 then
+for i = 1, tonumber(ARGV[at]) do
+  members[n_accounts + i] = ARGV[at + i]
+end
+at = at + tonumber(ARGV[at]) + 1
+local due_members, due_times = ARGV[at], ARGV[at + 1]
+at = at + 2
+for e = 1, #due_times / 8 do
+  local account = members[struct.unpack('<I4', due_members, 4 * e - 3)]
+  local due = struct.unpack('<d', due_times, 8 * e - 7)
+  if due ~= due then
     redis.call('ZREM', KEYS[4], account)
   else
     redis.call('ZADD', KEYS[4], due, account)
@@ -89,13 +107,13 @@ local n_models = tonumber(ARGV[at])
 at = at + 1
 for m = 1, n_models do
   local first, n_tiers = tonumber(ARGV[at]), tonumber(ARGV[at + 1])
-  local n_entries = tonumber(ARGV[at + 2])
-  at = at + 3
-  for e = 1, n_entries do
-    local tier, previous = tonumber(ARGV[at]), tonumber(ARGV[at + 1])
-    local account, total = ARGV[at + 2], ARGV[at + 3]
-    at = at + 4
-    if previous < 0 then
+  local ranked, tiers = ARGV[at + 2], ARGV[at + 3]
+  local previous_tiers, totals = ARGV[at + 4], ARGV[at + 5]
+  at = at + 6
+  for e = 1, #tiers do
+    local account = members[struct.unpack('<I4', ranked, 4 * e - 3)]
+    local tier, previous = string.byte(tiers, e), string.byte(previous_tiers, e)
+    if previous == 255 then
       for t = 0, n_tiers - 1 do
         if t ~= tier then
           redis.call('ZREM', KEYS[first + t], account)
@@ -104,7 +122,7 @@ for m = 1, n_models do
     elseif previous ~= tier then
       redis.call('ZREM', KEYS[first + previous], account)
     end
-    redis.call('ZADD', KEYS[first + tier], total, account)
+    redis.call('ZADD', KEYS[first + tier], struct.unpack('<d', totals, 8 * e - 7), account)
   end
 end
 return 1
@@ -200,6 +218,14 @@ def connect_redis(url: str) -> aioredis.Redis:
     base = pool.connection_class
     pool.connection_class = type(f"Hiredis{base.__name__}", (_HiredisPacking, base), {})
     return aioredis.Redis.from_pool(pool)
+
+
+_UNKNOWN_TIER = 255  # a previous tier the commit does not know: every other tier's set is cleared
+
+
+def _packed(code: str, values: Sequence[int] | Sequence[float]) -> bytes:
+    """`values` as one little-endian string of struct `code` items, for the commit script."""
+    return struct.pack(f"<{len(values)}{code}", *values)
 
 
 def _text(value: bytes | str) -> str:
@@ -356,41 +382,70 @@ class StateStore:
         `ranks` puts each account in the ranking set of its tier (and out of the others).
         """
         keys = self.keys(partition)
-        shapes: dict[tuple[str, ...], int] = {}
-        per_account: list[bytes | str | int | float] = []
-        for write in accounts:
-            shape = shapes.setdefault(tuple(write.fields), len(shapes) + 1)  # Lua counts from 1
-            per_account.append(shape)
-            per_account.extend(write.fields.values())
-        args: list[bytes | str | int | float] = [
+        # Field-name tuple -> (shape number, packer of the shape's record head).
+        shapes: dict[tuple[str, ...], tuple[int, struct.Struct]] = {}
+        records: list[bytes] = []
+        members: dict[str, int] = {}
+        for number, write in enumerate(accounts, start=1):
+            names = tuple(write.fields)
+            shape = shapes.get(names)
+            if shape is None:
+                shape = shapes[names] = (len(shapes) + 1, struct.Struct(f"<H{len(names)}I"))
+            values = write.fields.values()
+            records.append(shape[1].pack(shape[0], *map(len, values)) + b"".join(values))
+            members.setdefault(write.account_id, number)
+        others: list[str] = []
+
+        def member(account_id: str) -> int:
+            number = members.get(account_id)
+            if number is None:
+                others.append(account_id)
+                number = members[account_id] = len(accounts) + len(others)
+            return number
+
+        due_members = [member(account_id) for account_id in due]
+        due_times = [math.nan if when is None else when for when in due.values()]
+        by_model: dict[str, list[Rank]] = {}
+        for rank in ranks:
+            by_model.setdefault(rank.model, []).append(rank)
+        rank_args: list[bytes | str | int] = [len(by_model)]
+        all_keys = [keys.fence, keys.offset(source), keys.outbox, keys.due]
+        all_keys.extend(keys.account(write.account_id) for write in accounts)
+        for model, model_ranks in by_model.items():
+            tiers = model_ranks[0].tiers
+            if len(tiers) >= _UNKNOWN_TIER:
+                raise ValueError(f"model {model!r} has {len(tiers)} tiers; at most 254 are stored")
+            tier_index = {tier: index for index, tier in enumerate(tiers)}
+            rank_args.extend((len(all_keys) + 1, len(tiers)))  # Lua counts from 1
+            all_keys.extend(keys.rank(model, tier) for tier in tiers)
+            rank_args.extend(
+                (
+                    _packed("I", [member(rank.account_id) for rank in model_ranks]),
+                    bytes(tier_index[rank.tier] for rank in model_ranks),
+                    bytes(
+                        tier_index.get(rank.previous_tier or "", _UNKNOWN_TIER)
+                        for rank in model_ranks
+                    ),
+                    _packed("d", [rank.total for rank in model_ranks]),
+                )
+            )
+        args: list[bytes | str | int] = [
             token,
             "" if applied_offset is None else applied_offset,
             len(accounts),
             len(outbox),
-            len(due),
+            len(keys.account("")),
             len(shapes),
         ]
         for names in shapes:
             args.append(len(names))
             args.extend(names)
-        args.extend(per_account)
+        args.extend(records)
         args.extend(outbox)
-        for account_id, when in due.items():
-            args.extend((account_id, -1 if when is None else when))
-        all_keys = [keys.fence, keys.offset(source), keys.outbox, keys.due]
-        all_keys.extend(keys.account(write.account_id) for write in accounts)
-        by_model: dict[str, list[Rank]] = {}
-        for rank in ranks:
-            by_model.setdefault(rank.model, []).append(rank)
-        args.append(len(by_model))
-        for model, model_ranks in by_model.items():
-            tiers = model_ranks[0].tiers
-            tier_index = {tier: index for index, tier in enumerate(tiers)}
-            args.extend((len(all_keys) + 1, len(tiers), len(model_ranks)))  # Lua counts from 1
-            all_keys.extend(keys.rank(model, tier) for tier in tiers)
-            for rank in model_ranks:
-                previous = tier_index.get(rank.previous_tier or "", -1)  # -1: unknown
-                args.extend((tier_index[rank.tier], previous, rank.account_id, rank.total))
+        args.append(len(others))
+        args.extend(others)
+        args.extend((_packed("I", due_members), _packed("d", due_times)))
+        args.extend(rank_args)
         result = await self._commit(keys=all_keys, args=args)
         if result == 1:
             return Committed()

@@ -48,6 +48,40 @@ async def test_commit_writes_states_offset_outbox_and_schedule_together(redis_cl
     assert await store.due_accounts(3, until=1_700_000_000.4) == []
 
 
+async def test_commit_keeps_numbers_exact_binary_values_whole_and_any_account_id(
+    redis_client,
+) -> None:
+    # The commit packs numbers and values into a few strings per batch: nothing may be rounded,
+    # cut at a zero byte or confused between accounts, including ones it ranks but not writes.
+    client, prefix = redis_client
+    store = StateStore(client, prefix)
+    token = await store.take_fence(6)
+    odd = "ünï:{cöde} 7"
+    blob = bytes(range(256)) * 3
+    tiers = ("hot", "cold")
+    await store.commit(
+        6,
+        token,
+        "events",
+        1,
+        [AccountWrite(odd, {"m": b"", "s:nb": blob}), AccountWrite("plain", {"m": b"\x00"})],
+        [],
+        {odd: 0.1 + 0.2, "plain": -86_400.25, "ranked-only": 1e-300},
+        [
+            Rank("ranked-only", "nb", tiers, "hot", 1 / 3),
+            Rank(odd, "nb", tiers, "cold", 2 / 3, "cold"),
+        ],
+    )
+
+    assert await stored(store, 6, [odd, "plain"]) == {
+        odd: {b"m": b"", b"s:nb": blob},
+        "plain": {b"m": b"\x00"},
+    }
+    due = await client.zrange(store.keys(6).due, 0, -1, withscores=True)
+    assert due == [(b"plain", -86_400.25), (b"ranked-only", 1e-300), (odd.encode(), 0.1 + 0.2)]
+    assert await store.top([6], "nb", list(tiers), 10) == [(odd, 2 / 3), ("ranked-only", 1 / 3)]
+
+
 async def test_read_fields_gives_the_named_fields_by_position(redis_client) -> None:
     client, prefix = redis_client
     store = StateStore(client, prefix)

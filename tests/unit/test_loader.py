@@ -323,6 +323,16 @@ def test_each_rule_names_its_place(path: str, value: object, place: str, rule: s
     assert rule in problems[0].rule
 
 
+def test_at_most_254_tiers() -> None:
+    # The batch commit sends a tier's index as a byte, 255 standing for an unknown tier.
+    tiers = [{"name": f"t{i}", "min": (253 - i) / 4} for i in range(254)]
+    assert len(parse_model(_with("tiers", tiers), SOURCE).tiers) == 254
+    problems = _problems(_with("tiers", [{"name": "top", "min": 64}, *tiers]))
+    assert [(p.place, p.rule) for p in problems] == [
+        ("tiers", "must have at most 254 tiers, got 255")
+    ]
+
+
 def test_breadth_of_a_criterion_without_positive_signal() -> None:
     doc = copy.deepcopy(BASE)
     for signal in doc["criteria"][3]["signals"]:
