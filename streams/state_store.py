@@ -31,7 +31,7 @@ from scoring.state import StateDecodeError
 
 # KEYS: fence, offset, outbox, due, account keys..., rank keys...
 # ARGV: token, applied offset ('' when the write consumes no offset: sweep, rescore),
-#       n_accounts, n_outbox, length of the account keys' prefix (`{P}:a:`),
+#       n_accounts, n_outbox, length in bytes of the account keys' prefix (`{P}:a:`),
 #       n_shapes, then per shape (the field names some accounts write): n_fields, names...;
 #       per account, one record: <H shape (1-based), <I4 length of each of its fields, the values;
 #       outbox payloads;
@@ -405,6 +405,8 @@ class StateStore:
 
         due_members = [member(account_id) for account_id in due]
         due_times = [math.nan if when is None else when for when in due.values()]
+        if any(math.isnan(when) for when in due.values() if when is not None):
+            raise ValueError("a due time is NaN; None unschedules an account")
         by_model: dict[str, list[Rank]] = {}
         for rank in ranks:
             by_model.setdefault(rank.model, []).append(rank)
@@ -434,7 +436,7 @@ class StateStore:
             "" if applied_offset is None else applied_offset,
             len(accounts),
             len(outbox),
-            len(keys.account("")),
+            len(keys.account("").encode()),  # Lua counts bytes
             len(shapes),
         ]
         for names in shapes:

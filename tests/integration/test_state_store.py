@@ -82,6 +82,31 @@ async def test_commit_keeps_numbers_exact_binary_values_whole_and_any_account_id
     assert await store.top([6], "nb", list(tiers), 10) == [(odd, 2 / 3), ("ranked-only", 1 / 3)]
 
 
+async def test_ranking_and_schedule_name_the_account_under_a_non_ascii_key_prefix(
+    redis_client,
+) -> None:
+    # The script takes each written account's id from its key, cutting the prefix by bytes.
+    client, prefix = redis_client
+    store = StateStore(client, f"{prefix}-präfix")
+    token = await store.take_fence(1)
+    tiers = ("hot", "cold")
+    await store.commit(
+        1,
+        token,
+        "events",
+        1,
+        [AccountWrite("acme", {"m": b"1"})],
+        [],
+        {"acme": 5.0},
+        [Rank("acme", "nb", tiers, "hot", 80.0)],
+    )
+
+    assert await store.due_accounts(1, until=5.0) == ["acme"]
+    assert await store.top([1], "nb", list(tiers), 10) == [("acme", 80.0)]
+    with pytest.raises(ValueError, match="NaN"):
+        await store.commit(1, token, "events", 2, [], [], {"acme": float("nan")})
+
+
 async def test_read_fields_gives_the_named_fields_by_position(redis_client) -> None:
     client, prefix = redis_client
     store = StateStore(client, prefix)
