@@ -416,7 +416,10 @@ class StateStore:
         for model, model_ranks in by_model.items():
             tiers = model_ranks[0].tiers
             if len(tiers) >= _UNKNOWN_TIER:
-                raise ValueError(f"model {model!r} has {len(tiers)} tiers; at most 254 are stored")
+                most = _UNKNOWN_TIER - 1
+                raise ValueError(
+                    f"model {model!r} has {len(tiers)} tiers; at most {most} are stored"
+                )
             tier_index = {tier: index for index, tier in enumerate(tiers)}
             rank_args.extend((len(all_keys) + 1, len(tiers)))  # Lua counts from 1
             all_keys.extend(keys.rank(model, tier) for tier in tiers)
