@@ -45,10 +45,13 @@ from scoring.timefmt import format_rfc3339
 from streams.metrics import Metrics
 from streams.state_cache import StateCache
 from streams.state_store import (
+    UNKNOWN_TIER,
     AccountWrite,
+    CommitBatch,
     Committed,
     Fenced,
     Rank,
+    Ranking,
     StateStore,
     pack_profile,
     unpack_profile,
@@ -193,8 +196,9 @@ class BatchReport:
     rerouted: int = 0
     changes: list[TierChange] = field(default_factory=list)
     fenced: bool = False
-    # (account, model) -> tier when loaded: the ranking set that holds the account now.
-    loaded_tiers: dict[tuple[str, str], str] = field(default_factory=dict)
+    # account -> its tier under each model when loaded (`Engine.tier_indexes`: a byte per model
+    # in load order, 255 unknown): the ranking set that holds the account now.
+    loaded_tiers: dict[str, bytes] = field(default_factory=dict)
     # account -> the models its loading rescored (stale ones, and any other whose standing the
     # rescore moved); absent when none.
     rescored: dict[str, tuple[str, ...]] = field(default_factory=dict)
@@ -225,6 +229,9 @@ class Pipeline:
             model.id: tuple(tier.name for tier in model.tiers) for model in engine.models
         }
         self._model_fields = {model: MODEL_FIELD_PREFIX + model for model in self.models}
+        self._model_index = {model: index for index, model in enumerate(self.models)}
+        # What `Engine.dump_many`'s records hold, in order: an account written whole.
+        self._whole_fields = (META_FIELD, *self._model_fields.values())
         # What `load` reads of an account: blobs of models not loaded are of no use.
         self._stored_fields = (META_FIELD, PROFILE_FIELD, *self._model_fields.values())
         # (partition, source) -> (token, applied offset) as committed under that token.
@@ -480,9 +487,11 @@ class Pipeline:
         new input always meets the loaded models (the background rescoring may not be there
         yet)."""
         states = await self._take(partition, token, account_ids)
+        tiers = self.engine.tier_indexes(list(states.values()))
+        report.loaded_tiers.update(zip(states, tiers, strict=True))
         for state in states.values():
-            for model_id, tier in state.tiers().items():
-                report.loaded_tiers[(state.account_id, model_id)] = tier
+            if not self.engine.needs_rescore(state):
+                continue
             stale = self.engine.stale_models(state)
             if stale:
                 others = {m: self.engine.standing(state, m) for m in self.models if m not in stale}
@@ -495,6 +504,57 @@ class Pipeline:
                     m for m in self.models if m in stale or m in moved
                 )
         return states
+
+    def _whole(self, states: Mapping[str, AccountState], report: BatchReport) -> CommitBatch:
+        """The commit of every account written whole (meta and every model), without a profile:
+        the common batch, dumped, ranked and scheduled in one call to the core."""
+        if not states:
+            return CommitBatch([], [], b"", [])  # nothing to write but the offset and outbox
+        dumped = self.engine.dump_many(list(states.values()))
+        unknown = bytes([UNKNOWN_TIER]) * len(self.models)
+        # A byte per account and model, account by account: model m's are every n-th from m.
+        loaded = b"".join([report.loaded_tiers.get(a, unknown) for a in states])
+        rankings = [
+            Ranking(
+                model_id,
+                self.tier_names[model_id],
+                dumped.tiers[m],
+                loaded[m :: len(self.models)],
+                dumped.totals[m],
+            )
+            for m, model_id in enumerate(self.models)
+        ]
+        return CommitBatch.whole(
+            list(states), self._whole_fields, dumped.records, dumped.due_times, rankings
+        )
+
+    def _by_account(
+        self,
+        states: Mapping[str, AccountState],
+        raw_profiles: Mapping[str, bytes],
+        report: BatchReport,
+        only: Mapping[str, Sequence[str]] | None,
+    ) -> CommitBatch:
+        """The commit of accounts written with their profiles, or of some models only (`only`)."""
+        written = states if only is None else {a: states[a] for a in only}
+        writes = [
+            self.dump(state, raw_profiles.get(a), None if only is None else only[a])
+            for a, state in written.items()
+        ]
+        due = {a: self.due_time(state) for a, state in written.items()}
+        ranks = [
+            self.rank(state, model_id, self._loaded_tier(report, account_id, model_id))
+            for account_id, state in written.items()
+            for model_id in (self.models if only is None else only[account_id])
+        ]
+        return CommitBatch.of(writes, due, ranks)
+
+    def _loaded_tier(self, report: BatchReport, account_id: str, model_id: str) -> str | None:
+        loaded = report.loaded_tiers.get(account_id)
+        if loaded is None:
+            return None
+        index = loaded[self._model_index[model_id]]
+        return None if index == UNKNOWN_TIER else self.tier_names[model_id][index]
 
     async def _fresh(
         self,
@@ -564,24 +624,18 @@ class Pipeline:
                     headers,
                 )
             )
-        written = states if only is None else {a: states[a] for a in only}
-        writes = [
-            self.dump(state, raw_profiles.get(a), None if only is None else only[a])
-            for a, state in written.items()
-        ]
-        due = {a: self.due_time(state) for a, state in written.items()}
-        ranks = [
-            self.rank(state, model_id, report.loaded_tiers.get((account_id, model_id)))
-            for account_id, state in written.items()
-            for model_id in (self.models if only is None else only[account_id])
-        ]
+        batch = (
+            self._whole(states, report)
+            if only is None and not raw_profiles
+            else self._by_account(states, raw_profiles, report, only)
+        )
         # Unsure until Redis has answered: an error mid-call may or may not have written.
         if offset is not None:
             self._applied.pop((partition, source), None)
         known_outbox = self._outbox.pop(partition, None)
         started = time.perf_counter()
-        result = await self.store.commit(
-            partition, token, source, offset, writes, [o.encode() for o in outbox], due, ranks
+        result = await self.store.commit_batch(
+            partition, token, source, offset, batch, [o.encode() for o in outbox]
         )
         self.metrics.redis_seconds.labels("commit").observe(time.perf_counter() - started)
         if isinstance(result, Fenced):

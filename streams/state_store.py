@@ -33,7 +33,8 @@ from scoring.state import StateDecodeError
 # ARGV: token, applied offset ('' when the write consumes no offset: sweep, rescore),
 #       n_accounts, n_outbox, length in bytes of the account keys' prefix (`{P}:a:`),
 #       n_shapes, then per shape (the field names some accounts write): n_fields, names...;
-#       per account, one record: <H shape (1-based), <I4 length of each of its fields, the values;
+#       the accounts' shapes as one string, <H shape (1-based) per account;
+#       per account, one record: <I4 length of each of its shape's fields, then the values;
 #       outbox payloads;
 #       n_others, then the ids of accounts that due or ranks name but that are not written;
 #       due as two strings: <I4 member per entry, <d time per entry (NaN: unschedule);
@@ -66,17 +67,19 @@ for s = 1, tonumber(ARGV[6]) do
   at = at + #names + 1
   shapes[s] = names
 end
+local record_shapes = ARGV[at]
+at = at + 1
 local members = {}
 for i = 1, n_accounts do
   local key, record = KEYS[4 + i], ARGV[at]
   at = at + 1
   members[i] = string.sub(key, prefix_length + 1)
-  local names = shapes[struct.unpack('<H', record)]
+  local names = shapes[struct.unpack('<H', record_shapes, 2 * i - 1)]
   if #names > 0 then
     local args = {}
-    local from = 3 + 4 * #names
+    local from = 1 + 4 * #names
     for j, name in ipairs(names) do
-      local length = struct.unpack('<I4', record, 4 * j - 1)
+      local length = struct.unpack('<I4', record, 4 * j - 3)
       args[2 * j - 1] = name
       args[2 * j] = string.sub(record, from, from + length - 1)
       from = from + length
@@ -190,8 +193,8 @@ class _HiredisPacking:
     """Packs commands with hiredis (C) rather than redis-py's pure-Python packer.
 
     redis-py's asyncio connections always pack in Python (its sync client uses hiredis when
-    installed); with the ~20 arguments per account of a batch commit that packer was the
-    worker's top entry in the profile (docs/benchmarks.md). Same bytes on the wire.
+    installed); with the ~20 arguments per account a batch commit once sent, that packer was
+    the worker's top entry in the profile (docs/benchmarks.md). Same bytes on the wire.
     """
 
     _serializer = HiredisRespSerializer()
@@ -220,12 +223,29 @@ def connect_redis(url: str) -> aioredis.Redis:
     return aioredis.Redis.from_pool(pool)
 
 
-_UNKNOWN_TIER = 255  # a previous tier the commit does not know: every other tier's set is cleared
+UNKNOWN_TIER = 255  # a previous tier the commit does not know: every other tier's set is cleared
 
 
 def _packed(code: str, values: Sequence[int] | Sequence[float]) -> bytes:
     """`values` as one little-endian string of struct `code` items, for the commit script."""
     return struct.pack(f"<{len(values)}{code}", *values)
+
+
+def _unpacked(code: str, packed: bytes) -> tuple[int, ...]:
+    """`packed`'s whole items of struct `code` (little-endian)."""
+    size = struct.calcsize(code)
+    return struct.unpack(f"<{len(packed) // size}{code}", packed[: len(packed) // size * size])
+
+
+def _within(numbers: Sequence[int], most: int) -> bool:
+    """All of `numbers` are in 1..most (member and shape numbers count from 1)."""
+    return not numbers or (min(numbers) >= 1 and max(numbers) <= most)
+
+
+def _check_tier_count(model: str, tiers: Sequence[str]) -> None:
+    if len(tiers) >= UNKNOWN_TIER:
+        most = UNKNOWN_TIER - 1
+        raise ValueError(f"model {model!r} has {len(tiers)} tiers; at most {most} are stored")
 
 
 def _text(value: bytes | str) -> str:
@@ -269,7 +289,8 @@ class AccountWrite:
 
 
 # A value: treat it as one. Not frozen because a frozen dataclass's __init__ sets each field
-# through object.__setattr__, ~0.9 µs against ~0.25, and every commit builds one Rank per account
+# through object.__setattr__, ~0.9 µs against ~0.25, and a commit packed by account
+# (`CommitBatch.of`: profiles, rescoring) builds one Rank per account and model.
 # and model.
 @dataclass(slots=True)
 class Rank:
@@ -283,6 +304,164 @@ class Rank:
     # The tier whose set holds the account now (its tier when loaded), so only that set is
     # touched; None when unknown (e.g. a model version renamed tiers): every other set is.
     previous_tier: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Ranking:
+    """One model's ranking entries of a batch, columnar (see `CommitBatch`): entry i puts
+    member i in the set of tier `tiers[tier_indexes[i]]`, by `totals[i]`."""
+
+    model: str
+    tiers: tuple[str, ...]  # the model's tiers, highest first; at most 254
+    tier_indexes: bytes  # a byte per entry
+    # A byte per entry: the tier whose set holds the account now (its tier when loaded), so
+    # only that set is touched; 255 when unknown (e.g. a model version renamed tiers): every
+    # other set is.
+    previous_indexes: bytes
+    totals: bytes  # <d per entry
+    members: bytes | None = None  # <I4 member per entry; None: the written accounts in order
+
+
+@dataclass(frozen=True, slots=True)
+class CommitBatch:
+    """One batch's account writes, due times and ranking entries as the commit script takes
+    them: packed, a few strings per batch rather than several objects per account.
+
+    Accounts are named by member number: `accounts` (written, in order) are 1..n, `others`
+    (named by due times or ranks only) n+1 on. `CommitBatch.of` builds one from per-account
+    values; the pipeline builds its common case (every account written whole) from
+    `Engine.dump_many` directly.
+    """
+
+    accounts: Sequence[str]
+    shapes: Sequence[tuple[str, ...]]  # the field names some accounts write
+    record_shapes: bytes  # <H per account: its shape (1-based)
+    records: Sequence[bytes]  # per account: <I4 length of each of its shape's fields, the values
+    due_times: bytes = b""  # <d per entry; NaN unschedules the account
+    due_members: bytes | None = None  # <I4 per entry; None: the written accounts in order
+    rankings: Sequence[Ranking] = ()
+    others: Sequence[str] = ()
+
+    @classmethod
+    def whole(
+        cls,
+        accounts: Sequence[str],
+        fields: tuple[str, ...],
+        records: Sequence[bytes],
+        due_times: bytes,
+        rankings: Sequence[Ranking],
+    ) -> CommitBatch:
+        """Every account writes the same `fields`; the due times and rankings name every account
+        in order (the pipeline's usual batch, from `Engine.dump_many`)."""
+        return cls(
+            accounts,
+            [fields],
+            _packed("H", [1] * len(accounts)),
+            records,
+            due_times,
+            None,
+            rankings,
+        )
+
+    def check(self) -> None:
+        """Raises ValueError unless the columns agree in length and range: a script that failed
+        halfway through would leave what it wrote before (Redis does not undo a script's
+        writes). Per batch, not per entry: the scans are min/max in C."""
+        n = len(self.accounts)
+        entries = n if self.due_members is None else len(self.due_members) // 4
+        problems = [
+            len(self.records) != n,
+            len(self.record_shapes) != 2 * n,
+            not _within(_unpacked("H", self.record_shapes), len(self.shapes)),
+            len(self.due_times) != 8 * entries,
+            self.due_members is not None and len(self.due_members) != 4 * entries,
+        ]
+        members = n + len(self.others)
+        if self.due_members is not None:
+            problems.append(not _within(_unpacked("I", self.due_members), members))
+        for ranking in self.rankings:
+            count = len(ranking.tier_indexes)
+            problems += [
+                len(ranking.previous_indexes) != count,
+                len(ranking.totals) != 8 * count,
+                max(ranking.tier_indexes, default=0) >= len(ranking.tiers),
+            ]
+            if ranking.members is None:
+                problems.append(count != n)
+            else:
+                problems.append(len(ranking.members) != 4 * count)
+                problems.append(not _within(_unpacked("I", ranking.members), members))
+        if any(problems):
+            raise ValueError("the commit batch's packed columns do not agree in length or range")
+
+    @classmethod
+    def of(
+        cls,
+        accounts: Sequence[AccountWrite],
+        due: Mapping[str, float | None],
+        ranks: Sequence[Rank] = (),
+    ) -> CommitBatch:
+        """The batch of these writes; `due` maps an account to the time its next tier drop is
+        due, or None to unschedule it; `ranks` puts each account in the ranking set of its tier
+        (and out of the others)."""
+        if any(math.isnan(when) for when in due.values() if when is not None):
+            raise ValueError("a due time is NaN; None unschedules an account")
+        # Field-name tuple -> (shape number, packer of the shape's record head).
+        shapes: dict[tuple[str, ...], tuple[int, struct.Struct]] = {}
+        record_shapes: list[int] = []
+        records: list[bytes] = []
+        members: dict[str, int] = {}
+        for number, write in enumerate(accounts, start=1):
+            names = tuple(write.fields)
+            shape = shapes.get(names)
+            if shape is None:
+                shape = shapes[names] = (len(shapes) + 1, struct.Struct(f"<{len(names)}I"))
+            values = write.fields.values()
+            record_shapes.append(shape[0])
+            records.append(shape[1].pack(*map(len, values)) + b"".join(values))
+            members.setdefault(write.account_id, number)
+        others: list[str] = []
+
+        def member(account_id: str) -> int:
+            number = members.get(account_id)
+            if number is None:
+                others.append(account_id)
+                number = members[account_id] = len(accounts) + len(others)
+            return number
+
+        due_members = _packed("I", [member(account_id) for account_id in due])
+        due_times = _packed("d", [math.nan if when is None else when for when in due.values()])
+        by_model: dict[str, list[Rank]] = {}
+        for rank in ranks:
+            by_model.setdefault(rank.model, []).append(rank)
+        rankings = []
+        for model, model_ranks in by_model.items():
+            tiers = model_ranks[0].tiers
+            _check_tier_count(model, tiers)
+            tier_index = {tier: index for index, tier in enumerate(tiers)}
+            rankings.append(
+                Ranking(
+                    model,
+                    tiers,
+                    bytes(tier_index[rank.tier] for rank in model_ranks),
+                    bytes(
+                        tier_index.get(rank.previous_tier or "", UNKNOWN_TIER)
+                        for rank in model_ranks
+                    ),
+                    _packed("d", [rank.total for rank in model_ranks]),
+                    _packed("I", [member(rank.account_id) for rank in model_ranks]),
+                )
+            )
+        return cls(
+            [write.account_id for write in accounts],
+            list(shapes),
+            _packed("H", record_shapes),
+            records,
+            due_times,
+            due_members,
+            rankings,
+            others,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -381,75 +560,58 @@ class StateStore:
         `due` maps an account to the time its next tier drop is due, or None to unschedule it;
         `ranks` puts each account in the ranking set of its tier (and out of the others).
         """
+        batch = CommitBatch.of(accounts, due, ranks)
+        return await self.commit_batch(partition, token, source, applied_offset, batch, outbox)
+
+    async def commit_batch(
+        self,
+        partition: int,
+        token: str,
+        source: str,
+        applied_offset: int | None,
+        batch: CommitBatch,
+        outbox: Sequence[bytes],
+    ) -> CommitResult:
+        """`commit` of a batch already packed (`CommitBatch`); ValueError, before anything is
+        sent, when its columns do not agree."""
+        batch.check()
         keys = self.keys(partition)
-        # Field-name tuple -> (shape number, packer of the shape's record head).
-        shapes: dict[tuple[str, ...], tuple[int, struct.Struct]] = {}
-        records: list[bytes] = []
-        members: dict[str, int] = {}
-        for number, write in enumerate(accounts, start=1):
-            names = tuple(write.fields)
-            shape = shapes.get(names)
-            if shape is None:
-                shape = shapes[names] = (len(shapes) + 1, struct.Struct(f"<H{len(names)}I"))
-            values = write.fields.values()
-            records.append(shape[1].pack(shape[0], *map(len, values)) + b"".join(values))
-            members.setdefault(write.account_id, number)
-        others: list[str] = []
-
-        def member(account_id: str) -> int:
-            number = members.get(account_id)
-            if number is None:
-                others.append(account_id)
-                number = members[account_id] = len(accounts) + len(others)
-            return number
-
-        due_members = [member(account_id) for account_id in due]
-        due_times = [math.nan if when is None else when for when in due.values()]
-        if any(math.isnan(when) for when in due.values() if when is not None):
-            raise ValueError("a due time is NaN; None unschedules an account")
-        by_model: dict[str, list[Rank]] = {}
-        for rank in ranks:
-            by_model.setdefault(rank.model, []).append(rank)
-        rank_args: list[bytes | str | int] = [len(by_model)]
         all_keys = [keys.fence, keys.offset(source), keys.outbox, keys.due]
-        all_keys.extend(keys.account(write.account_id) for write in accounts)
-        for model, model_ranks in by_model.items():
-            tiers = model_ranks[0].tiers
-            if len(tiers) >= _UNKNOWN_TIER:
-                most = _UNKNOWN_TIER - 1
-                raise ValueError(
-                    f"model {model!r} has {len(tiers)} tiers; at most {most} are stored"
-                )
-            tier_index = {tier: index for index, tier in enumerate(tiers)}
-            rank_args.extend((len(all_keys) + 1, len(tiers)))  # Lua counts from 1
-            all_keys.extend(keys.rank(model, tier) for tier in tiers)
+        all_keys.extend(map(keys.account, batch.accounts))
+        written = b""
+        if batch.due_members is None or any(r.members is None for r in batch.rankings):
+            written = _packed("I", range(1, len(batch.accounts) + 1))
+        rank_args: list[bytes | str | int] = [len(batch.rankings)]
+        for ranking in batch.rankings:
+            _check_tier_count(ranking.model, ranking.tiers)
+            rank_args.extend((len(all_keys) + 1, len(ranking.tiers)))  # Lua counts from 1
+            all_keys.extend(keys.rank(ranking.model, tier) for tier in ranking.tiers)
             rank_args.extend(
                 (
-                    _packed("I", [member(rank.account_id) for rank in model_ranks]),
-                    bytes(tier_index[rank.tier] for rank in model_ranks),
-                    bytes(
-                        tier_index.get(rank.previous_tier or "", _UNKNOWN_TIER)
-                        for rank in model_ranks
-                    ),
-                    _packed("d", [rank.total for rank in model_ranks]),
+                    written if ranking.members is None else ranking.members,
+                    ranking.tier_indexes,
+                    ranking.previous_indexes,
+                    ranking.totals,
                 )
             )
         args: list[bytes | str | int] = [
             token,
             "" if applied_offset is None else applied_offset,
-            len(accounts),
+            len(batch.accounts),
             len(outbox),
             len(keys.account("").encode()),  # Lua counts bytes
-            len(shapes),
+            len(batch.shapes),
         ]
-        for names in shapes:
+        for names in batch.shapes:
             args.append(len(names))
             args.extend(names)
-        args.extend(records)
+        args.append(batch.record_shapes)
+        args.extend(batch.records)
         args.extend(outbox)
-        args.append(len(others))
-        args.extend(others)
-        args.extend((_packed("I", due_members), _packed("d", due_times)))
+        args.append(len(batch.others))
+        args.extend(batch.others)
+        args.append(written if batch.due_members is None else batch.due_members)
+        args.append(batch.due_times)
         args.extend(rank_args)
         result = await self._commit(keys=all_keys, args=args)
         if result == 1:

@@ -7,11 +7,12 @@ Starts its own `redis-server` (port 26390, no persistence, a temporary directory
 the end) and writes the SAME stored values in turn in each layout, measuring `INFO memory
 used_memory` before and after (FLUSHALL in between, each figure from a fresh connection):
 
-1. **current**: exactly as the worker writes today. The values come from the project's code: a
-   simulated market (`streams.simulate.simulate`, 10 events per account like `make bench`)
-   applied by `streams.replay.Replay` (the engine), then `Pipeline.dump` (meta, deflated
-   profile, one blob per model), `Pipeline.rank` and `Pipeline.due_time` per account, written by
-   `StateStore.commit` (the real Lua commit, 500 accounts per call) and
+1. **current**: the worker's layout and values, written as a profiles batch writes them (an
+   events batch packs the same values through `Engine.dump_many`). The values come from the
+   project's code: a simulated market (`streams.simulate.simulate`, 10 events per account like
+   `make bench`) applied by `streams.replay.Replay` (the engine), then `Pipeline.dump` (meta,
+   deflated profile, one blob per model), `Pipeline.rank` and `Pipeline.due_time` per account,
+   written by `StateStore.commit` (the real Lua commit, 500 accounts per call) and
    `StateStore.remember_domains`; Redis configured like the local stack
    (`hash-max-listpack-value 1024`, other encodings at their defaults).
 2. **bucketed**: per partition, accounts hashed (crc32 of the id) into hashes of ~N accounts

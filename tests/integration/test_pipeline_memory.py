@@ -63,17 +63,17 @@ async def test_a_commit_whose_reply_is_lost_is_neither_applied_again_nor_left_un
     publisher.sent.clear()
 
     # Redis runs the commit, then the connection drops before its reply arrives.
-    real_commit = pipeline.store.commit
+    real_commit = pipeline.store.commit_batch
 
     async def reply_lost(*args: object, **kwargs: object) -> CommitResult:
         await real_commit(*args, **kwargs)  # type: ignore[arg-type]
         raise RedisConnectionError("connection lost before the reply")
 
-    pipeline.store.commit = reply_lost  # type: ignore[method-assign]
+    pipeline.store.commit_batch = reply_lost  # type: ignore[method-assign]
     batch = [not_json(1), view(2, 1)]
     with pytest.raises(RedisConnectionError):
         await pipeline.events_batch(PARTITION, token, batch, NOW)
-    pipeline.store.commit = real_commit  # type: ignore[method-assign]
+    pipeline.store.commit_batch = real_commit  # type: ignore[method-assign]
     written = await outbox_in_redis(client, prefix)
 
     retried = await pipeline.events_batch(PARTITION, token, batch, NOW)  # the worker retries

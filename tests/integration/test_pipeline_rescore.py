@@ -6,6 +6,7 @@ from __future__ import annotations
 import inspect
 import re
 import shutil
+import struct
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from streams.metrics import Metrics
 from streams.model_files import load_model_files
 from streams.pipeline import Pipeline
 from streams.state_cache import StateCache
-from streams.state_store import AccountWrite, CommitResult, PartitionKeys, Rank, StateStore
+from streams.state_store import CommitBatch, CommitResult, PartitionKeys, StateStore
 from tests.integration.test_pipeline_cache import NOW, PARTITION, ROOT, Recording, view
 
 pytestmark = pytest.mark.redis
@@ -27,14 +28,26 @@ class CommitSpy(StateStore):
 
     def __init__(self, client: Any, prefix: str) -> None:
         super().__init__(client, prefix)
-        self.writes: list[AccountWrite] = []
-        self.ranks: list[Rank] = []
+        self.writes: list[tuple[str, list[str]]] = []  # (account, field names)
+        self.ranks: list[tuple[str, str]] = []  # (account, model)
 
-    async def commit(self, *args: Any, **kwargs: Any) -> CommitResult:
-        called = inspect.signature(StateStore.commit).bind(self, *args, **kwargs).arguments
-        self.writes.extend(called["accounts"])
-        self.ranks.extend(called.get("ranks", ()))
-        return await super().commit(*args, **kwargs)
+    async def commit_batch(self, *args: Any, **kwargs: Any) -> CommitResult:
+        called = inspect.signature(StateStore.commit_batch).bind(self, *args, **kwargs).arguments
+        batch: CommitBatch = called["batch"]
+        shapes = struct.unpack(f"<{len(batch.accounts)}H", batch.record_shapes)
+        self.writes.extend(
+            (account, list(batch.shapes[shape - 1]))
+            for account, shape in zip(batch.accounts, shapes, strict=True)
+        )
+        members = [*batch.accounts, *batch.others]
+        for ranking in batch.rankings:
+            numbers = (
+                range(1, len(batch.accounts) + 1)
+                if ranking.members is None
+                else struct.unpack(f"<{len(ranking.tier_indexes)}I", ranking.members)
+            )
+            self.ranks.extend((members[number - 1], ranking.model) for number in numbers)
+        return await super().commit_batch(*args, **kwargs)
 
 
 def bumped_models(tmp_path: Path) -> Path:
@@ -87,8 +100,8 @@ async def test_rescoring_writes_only_the_rescored_models_of_the_accounts_behind(
     spy = new.store
     assert isinstance(spy, CommitSpy)
     assert report.rescored == {"acme": ("new-business",)}
-    assert [(w.account_id, list(w.fields)) for w in spy.writes] == [("acme", ["s:new-business"])]
-    assert [(r.account_id, r.model) for r in spy.ranks] == [("acme", "new-business")]
+    assert spy.writes == [("acme", ["s:new-business"])]
+    assert spy.ranks == [("acme", "new-business")]
     after = await stored(client, prefix, "acme")
     assert {k: v for k, v in after.items() if k != b"s:new-business"} == {
         k: v for k, v in before.items() if k != b"s:new-business"
@@ -128,7 +141,7 @@ async def test_a_model_that_moved_without_a_new_version_is_written_too(
     assert isinstance(spy, CommitSpy)
     assert [(c.model, c.tier) for c in report.changes] == [("expansion", "growing")]
     assert report.rescored == {"acme": ("expansion", "new-business")}
-    assert [sorted(w.fields) for w in spy.writes] == [["s:expansion", "s:new-business"]]
+    assert [sorted(fields) for _, fields in spy.writes] == [["s:expansion", "s:new-business"]]
     reread = (await new.load(PARTITION, ["acme"]))["acme"]
     assert reread.tiers()["expansion"] == "growing"
     assert await new.store.top([PARTITION], "expansion", ["growing"], 10) == [

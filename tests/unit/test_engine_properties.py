@@ -10,11 +10,24 @@ from __future__ import annotations
 import itertools
 import math
 import random
+import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pytest
-from factories import ACCOUNT, DAY, T0, bands, behavioral, breadth, event, model, profile, signal
+from factories import (
+    ACCOUNT,
+    DAY,
+    T0,
+    bands,
+    behavioral,
+    breadth,
+    event,
+    model,
+    profile,
+    scoring_md_model,
+    signal,
+)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -213,3 +226,30 @@ def test_dump_restore_mid_stream_changes_nothing(first: list[Raw], second: list[
         got = engine.apply_event(restored, raw)
         assert got == engine.apply_event(live, raw)
     assert engine.score(restored, "nb") == engine.score(live, "nb")
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(histories, max_size=4))
+def test_dump_many_equals_dump_due_time_and_standing_state_by_state(
+    accounts: list[list[Raw]],
+) -> None:
+    engine = Engine([properties_model(capped=True), scoring_md_model()])
+    dumped = engine.dump_many([run(engine, events) for events in accounts])
+    for i, events in enumerate(accounts):
+        state = run(engine, events)
+        meta, blobs = engine.dump(state)
+        values = [meta, *blobs.values()]
+        assert dumped.records[i] == struct.pack(f"<{len(values)}I", *map(len, values)) + b"".join(
+            values
+        )
+        times = [engine.next_tier_change_time(state, m.id) for m in engine.models]
+        due = struct.unpack_from("<d", dumped.due_times, 8 * i)[0]
+        known = [t for t in times if t is not None]
+        assert (due == min(known)) if known else math.isnan(due)
+        for m, scored in enumerate(engine.models):
+            tier, total = engine.standing(state, scored.id)
+            assert dumped.tiers[m][i] == [t.name for t in scored.tiers].index(tier)
+            assert struct.unpack_from("<d", dumped.totals[m], 8 * i)[0] == total
+    assert len(dumped.due_times) == 8 * len(accounts)
+    assert [len(t) for t in dumped.tiers] == [len(accounts)] * 2
+    assert [len(t) for t in dumped.totals] == [8 * len(accounts)] * 2

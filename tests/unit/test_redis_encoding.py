@@ -1,6 +1,10 @@
-"""How the Redis side encodes what it sends: stored profiles and packed commands."""
+"""How the Redis side encodes what it sends: stored profiles, packed commands and the commit's
+packed batches."""
 
 from __future__ import annotations
+
+import dataclasses
+import struct
 
 import orjson
 import pytest
@@ -9,7 +13,15 @@ from hypothesis import strategies as st
 from redis.asyncio.connection import Connection
 
 from scoring.state import StateDecodeError
-from streams.state_store import _HiredisPacking, pack_profile, unpack_profile
+from streams.state_store import (
+    AccountWrite,
+    CommitBatch,
+    Rank,
+    Ranking,
+    _HiredisPacking,
+    pack_profile,
+    unpack_profile,
+)
 
 PROFILE = orjson.dumps(
     {
@@ -87,3 +99,71 @@ def test_arguments_hiredis_cannot_take_directly_are_packed_like_redis_py_does() 
     fast = b"".join(_HiredisPacking().pack_command(*args))
 
     assert fast == b"".join(Connection().pack_command(*args))
+
+
+def whole_batch() -> CommitBatch:
+    """Two accounts written whole, due and ranked under a two-tier model."""
+    ranking = Ranking("nb", ("hot", "cold"), b"\x00\x01", b"\xff\x01", struct.pack("<2d", 9, 1))
+    return CommitBatch.whole(
+        ["a", "b"],
+        ("m",),
+        [b"\x01\x00\x00\x00x", b"\x01\x00\x00\x00y"],
+        struct.pack("<2d", 5.0, float("nan")),
+        [ranking],
+    )
+
+
+def test_a_batch_packed_by_account_equals_the_same_batch_packed_whole() -> None:
+    by_account = CommitBatch.of(
+        [AccountWrite("a", {"m": b"x"}), AccountWrite("b", {"m": b"y"})],
+        {"a": 5.0, "b": None},
+        [
+            Rank("a", "nb", ("hot", "cold"), "hot", 9.0),
+            Rank("b", "nb", ("hot", "cold"), "cold", 1.0, "cold"),
+        ],
+    )
+    whole = whole_batch()
+    members = struct.pack("<2I", 1, 2)
+    assert by_account.due_members == members
+    assert by_account.rankings[0].members == members
+    assert dataclasses.replace(
+        by_account,
+        due_members=None,
+        rankings=[dataclasses.replace(by_account.rankings[0], members=None)],
+    ) == dataclasses.replace(whole, others=[])
+    whole.check()
+    by_account.check()
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        {"records": [b"\x01\x00\x00\x00x"]},
+        {"record_shapes": b"\x01\x00"},
+        {"record_shapes": b"\x01\x00\x02\x00"},
+        {"due_times": struct.pack("<d", 5.0)},
+        {"due_members": struct.pack("<2I", 1, 3)},
+        {"others": ["c"], "due_members": struct.pack("<I", 4), "due_times": struct.pack("<d", 1)},
+    ],
+)
+def test_a_batch_whose_columns_disagree_is_refused_before_it_is_sent(damage: dict) -> None:
+    with pytest.raises(ValueError, match="do not agree"):
+        dataclasses.replace(whole_batch(), **damage).check()
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        {"tier_indexes": b"\x00"},
+        {"tier_indexes": b"\x00\x02"},
+        {"previous_indexes": b"\xff"},
+        {"totals": struct.pack("<d", 9)},
+        {"members": struct.pack("<I", 1)},
+        {"members": struct.pack("<2I", 1, 0)},
+    ],
+)
+def test_a_ranking_whose_columns_disagree_is_refused_before_it_is_sent(damage: dict) -> None:
+    batch = whole_batch()
+    ranking = dataclasses.replace(batch.rankings[0], **damage)
+    with pytest.raises(ValueError, match="do not agree"):
+        dataclasses.replace(batch, rankings=[ranking]).check()

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from scoring import _core
 from scoring.engine import Engine
+from scoring.model import Tier
 from scoring.state import AccountState, StateDecodeError
 
 Snapshot = dict[str, Any]
@@ -175,6 +176,28 @@ def test_restore_of_an_old_version_needs_a_rescore() -> None:
     assert new.needs_rescore(state)
     new.rescore(state)
     assert not new.needs_rescore(state)
+
+
+def test_tier_indexes_name_each_models_tier_and_255_for_a_tier_or_model_it_does_not_have() -> None:
+    old = Engine([scoring_md_model(version=3)])
+    state = typical_account(old)
+    tier = old.standing(state, "new-business")[0]
+    assert old.tier_indexes([state]) == [bytes([["hot", "warm", "cold"].index(tier)])]
+    renamed = dataclasses.replace(scoring_md_model(version=4), tiers=(Tier("a", 50), Tier("b", 0)))
+    new = Engine([renamed, dataclasses.replace(scoring_md_model(), id="other")])
+    meta, blobs = old.dump(state)
+    restored = new.restore(ACCOUNT, meta, blobs, None)
+    assert new.tier_indexes([restored, AccountState(ACCOUNT)]) == [b"\xff\x02", b"\xff\xff"]
+
+
+def test_dump_many_refuses_a_state_whose_tier_its_model_does_not_have() -> None:
+    old = Engine([scoring_md_model(version=3)])
+    meta, blobs = old.dump(typical_account(old))
+    renamed = dataclasses.replace(scoring_md_model(version=4), tiers=(Tier("a", 50), Tier("b", 0)))
+    new = Engine([renamed])
+    state = new.restore(ACCOUNT, meta, blobs, None)
+    with pytest.raises(ValueError, match="does not have"):
+        new.dump_many([state])
 
 
 # --- property: any state survives a round trip -----------------------------------------------

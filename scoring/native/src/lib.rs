@@ -865,6 +865,14 @@ type ProfileSpec<'py> = (
     f64,
 );
 
+/// `Core.dump_many`'s answer: (records, due times, tier indexes per model, totals per model).
+type DumpedStates<'py> = (
+    Vec<Bound<'py, PyBytes>>,
+    Bound<'py, PyBytes>,
+    Vec<Bound<'py, PyBytes>>,
+    Vec<Bound<'py, PyBytes>>,
+);
+
 /// A tier change as Python builds its `TierChange` from it: ((model index, seq, previous tier,
 /// tier), (previous total, total, fit, engagement, at), snapshot for its explanation).
 type Change = Py<PyAny>;
@@ -974,6 +982,62 @@ impl Core {
             changes.get_or_insert_with(Vec::new).push(change);
         }
         Ok(changes)
+    }
+
+    /// `dump`'s blobs: prunes the dedupe entries and contacts that can never count again, then
+    /// encodes. The state is aligned.
+    fn dump_state(&self, state: &mut AccountState) -> Result<(Vec<u8>, Vec<Vec<u8>>), String> {
+        self.prune_dedupe(state);
+        let clock = state.clock;
+        let mut blobs = Vec::with_capacity(self.models.len());
+        for (def, ms) in self.models.iter().zip(state.models.iter_mut()) {
+            for (behavior, bs) in def.behaviors.iter().zip(ms.behaviors.iter_mut()) {
+                if behavior.contact_keep > 0 {
+                    trim_contacts(bs, behavior.contact_keep, clock - behavior.contact_window);
+                }
+            }
+            blobs.push(encode_model_state(ms)?);
+        }
+        Ok((encode_meta(state), blobs))
+    }
+
+    /// `next_tier_change_time` of the model at `index`; the state is aligned.
+    fn due_time(&self, state: &AccountState, index: usize) -> Option<f64> {
+        let def = &self.models[index];
+        let ms = &state.models[index];
+        let start = state.clock;
+        let fit = ms.fit_points;
+        let total_at = |t: f64| (fit + def.engagement_points(ms, t)) * def.norm;
+        let held = def.tier_after(&ms.tier, total_at(start));
+        if def.tier_names[held] != ms.tier {
+            return Some(start);
+        }
+        if held == def.tier_names.len() - 1 {
+            return None;
+        }
+        let line = def.tier_mins[held] - def.hysteresis;
+        let below = |t: f64| total_at(t) < line;
+        if !below(f64::INFINITY) {
+            return None;
+        }
+        if !start.is_finite() {
+            return None;
+        }
+        let (mut lo, mut step) = (start, 1.0);
+        while !below(start + step) {
+            lo = start + step;
+            step *= 2.0;
+        }
+        let mut hi = start + step;
+        while hi - lo > DUE_PRECISION {
+            let mid = (lo + hi) / 2.0;
+            if below(mid) {
+                hi = mid;
+            } else {
+                lo = mid;
+            }
+        }
+        Some(hi)
     }
 
     fn prune_dedupe(&self, state: &mut AccountState) {
@@ -1417,19 +1481,98 @@ impl Core {
         state: &mut AccountState,
     ) -> PyResult<(Bound<'py, PyBytes>, Vec<Bound<'py, PyBytes>>)> {
         self.aligned(state)?;
-        self.prune_dedupe(state);
-        let clock = state.clock;
-        let mut blobs = Vec::with_capacity(self.models.len());
-        for (def, ms) in self.models.iter().zip(state.models.iter_mut()) {
-            for (behavior, bs) in def.behaviors.iter().zip(ms.behaviors.iter_mut()) {
-                if behavior.contact_keep > 0 {
-                    trim_contacts(bs, behavior.contact_keep, clock - behavior.contact_window);
+        let (meta, blobs) = self.dump_state(state).map_err(PyValueError::new_err)?;
+        let blobs = blobs.iter().map(|blob| PyBytes::new(py, blob)).collect();
+        Ok((PyBytes::new(py, &meta), blobs))
+    }
+
+    /// Each state's dump, standings and due time in one call, columnar (what a batch commit
+    /// writes): ([record per state: `<I4` length of the meta blob, then of each model's blob,
+    /// then those blobs], `<d` due time per state (the earliest `next_tier_change_time` of its
+    /// models; NaN for none), [tier index bytes per model, a byte per state], [`<d` last total
+    /// per model, per state]). Equal to `dump`, `next_tier_change_time` and `standing` state by
+    /// state (tests hold them equal).
+    fn dump_many<'py>(
+        &self,
+        py: Python<'py>,
+        mut states: Vec<PyRefMut<'py, AccountState>>,
+    ) -> PyResult<DumpedStates<'py>> {
+        let n_models = self.models.len();
+        let mut records = Vec::with_capacity(states.len());
+        let mut due_times = Vec::with_capacity(8 * states.len());
+        let mut tiers = vec![Vec::with_capacity(states.len()); n_models];
+        let mut totals = vec![Vec::with_capacity(8 * states.len()); n_models];
+        let mut record = Vec::new();
+        for state in states.iter_mut() {
+            let state: &mut AccountState = state;
+            self.aligned(state)?;
+            let (meta, blobs) = self.dump_state(state).map_err(PyValueError::new_err)?;
+            record.clear();
+            record.extend_from_slice(&(meta.len() as u32).to_le_bytes());
+            for blob in &blobs {
+                record.extend_from_slice(&(blob.len() as u32).to_le_bytes());
+            }
+            record.extend_from_slice(&meta);
+            for blob in &blobs {
+                record.extend_from_slice(blob);
+            }
+            records.push(PyBytes::new(py, &record));
+            let mut due: Option<f64> = None;
+            for index in 0..n_models {
+                if let Some(t) = self.due_time(state, index) {
+                    // Python's min(): the first of equals, a later value only when smaller.
+                    if due.is_none_or(|earliest| t < earliest) {
+                        due = Some(t);
+                    }
                 }
             }
-            let blob = encode_model_state(ms).map_err(PyValueError::new_err)?;
-            blobs.push(PyBytes::new(py, &blob));
+            // NaN means "none" to the reader: `due_time` never gives NaN (a NaN clock keeps
+            // the tier and is not finite, so it has no due time).
+            due_times.extend_from_slice(&due.unwrap_or(f64::NAN).to_le_bytes());
+            for (index, (def, ms)) in self.models.iter().zip(&state.models).enumerate() {
+                let tier = def.tier_index(&ms.tier).ok_or_else(|| {
+                    PyValueError::new_err(format!(
+                        "state of {} holds tier {:?}, which model {:?} does not have",
+                        state.account_id, ms.tier, def.id
+                    ))
+                })?;
+                // At most 254 tiers (the loader's rule), so an index fits a byte.
+                tiers[index].push(tier as u8);
+                totals[index].extend_from_slice(&ms.last_total.to_le_bytes());
+            }
         }
-        Ok((PyBytes::new(py, &encode_meta(state)), blobs))
+        Ok((
+            records,
+            PyBytes::new(py, &due_times),
+            tiers.iter().map(|t| PyBytes::new(py, t)).collect(),
+            totals.iter().map(|t| PyBytes::new(py, t)).collect(),
+        ))
+    }
+
+    /// Per state, the index of each loaded model's tier in that model's tiers, a byte per model
+    /// in load order: 255 where the state holds no such model or a tier the model does not
+    /// have (a state of an older version).
+    fn tier_indexes<'py>(
+        &self,
+        py: Python<'py>,
+        states: Vec<PyRef<'py, AccountState>>,
+    ) -> Vec<Bound<'py, PyBytes>> {
+        let mut indexes = Vec::with_capacity(self.models.len());
+        states
+            .iter()
+            .map(|state| {
+                indexes.clear();
+                for (index, def) in self.models.iter().enumerate() {
+                    let held = match state.models.get(index) {
+                        Some(ms) if ms.model == def.id => Some(ms),
+                        _ => state.models.iter().find(|ms| ms.model == def.id),
+                    };
+                    let tier = held.and_then(|ms| def.tier_index(&ms.tier));
+                    indexes.push(tier.filter(|t| *t < 255).map_or(255, |t| t as u8));
+                }
+                PyBytes::new(py, &indexes)
+            })
+            .collect()
     }
 
     /// Ids of the loaded models whose state `rescore` would bring to the loaded version (computed
@@ -1630,42 +1773,7 @@ impl Core {
     /// of `model` (see Engine.next_tier_change_time).
     fn next_tier_change_time(&self, state: &AccountState, model: &str) -> PyResult<Option<f64>> {
         self.aligned(state)?;
-        let index = self.model_index(model)?;
-        let def = &self.models[index];
-        let ms = &state.models[index];
-        let start = state.clock;
-        let fit = ms.fit_points;
-        let total_at = |t: f64| (fit + def.engagement_points(ms, t)) * def.norm;
-        let held = def.tier_after(&ms.tier, total_at(start));
-        if def.tier_names[held] != ms.tier {
-            return Ok(Some(start));
-        }
-        if held == def.tier_names.len() - 1 {
-            return Ok(None);
-        }
-        let line = def.tier_mins[held] - def.hysteresis;
-        let below = |t: f64| total_at(t) < line;
-        if !below(f64::INFINITY) {
-            return Ok(None);
-        }
-        if !start.is_finite() {
-            return Ok(None);
-        }
-        let (mut lo, mut step) = (start, 1.0);
-        while !below(start + step) {
-            lo = start + step;
-            step *= 2.0;
-        }
-        let mut hi = start + step;
-        while hi - lo > DUE_PRECISION {
-            let mid = (lo + hi) / 2.0;
-            if below(mid) {
-                hi = mid;
-            } else {
-                lo = mid;
-            }
-        }
-        Ok(Some(hi))
+        Ok(self.due_time(state, self.model_index(model)?))
     }
 }
 
