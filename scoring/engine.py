@@ -142,11 +142,12 @@ _NO_CHANGE = EventOutcome(duplicate=False, changes=())
 class DumpedStates:
     """`Engine.dump_many`'s answer, one entry per state in the order given.
 
-    `records[i]`: the `<I4` (little-endian) length of the meta blob and of each model's blob in
-    load order, then those blobs, as `dump` gives them. `due_times`: a `<d` per state, its
-    earliest tier drop (`next_tier_change_time` over the models), NaN for none. `tiers[m]`:
-    a byte per state, the index of its tier in model m's tiers (load order); `totals[m]`: a
-    `<d` per state, its latest total (`standing`).
+    `records[i]`: the `<I4` (little-endian) length of each part, then the parts: the meta blob
+    and each model's blob in load order, as `dump` gives them (with `models`: only those
+    models' blobs, in that order). `due_times`: a `<d` per state, its earliest tier drop
+    (`next_tier_change_time` over every model), NaN for none. `tiers[m]`: a byte per state, the
+    index of its tier in the m-th model's tiers; `totals[m]`: a `<d` per state, its latest total
+    (`standing`).
     """
 
     records: list[bytes]
@@ -468,16 +469,21 @@ class Engine:
         meta, blobs = self._core.dump(state)
         return meta, {c.id: blob for c, blob in zip(self._compiled, blobs, strict=True)}
 
-    def dump_many(self, states: Sequence[AccountState]) -> DumpedStates:
+    def dump_many(
+        self, states: Sequence[AccountState], models: Sequence[str] | None = None
+    ) -> DumpedStates:
         """What a batch writes of `states`, in one call: for each, `dump` (pruning too) packed
         as one record, its due time and its standing under every model, columnar (packed, so
-        that a batch of accounts costs a few Python objects, not several per account).
+        that a batch of accounts costs a few Python objects, not several per account). With
+        `models`, the records hold only those models' blobs (no meta) and the standings are
+        those models', in that order; the due time is still over every model.
 
         Equal, state by state, to `dump`, `min` of `next_tier_change_time` over the models and
         `standing`; a state holding a tier its model does not have is refused (ValueError). The
         states must be distinct objects (each is borrowed to be pruned: RuntimeError otherwise).
         """
-        records, due_times, tiers, totals = self._core.dump_many(list(states))
+        chosen = None if models is None else [self._index(model) for model in models]
+        records, due_times, tiers, totals = self._core.dump_many(list(states), chosen)
         return DumpedStates(records, due_times, tiers, totals)
 
     def tier_indexes(self, states: Sequence[AccountState]) -> list[bytes]:
@@ -606,6 +612,10 @@ class Engine:
         if compiled is None:
             raise UnknownModel(f"model {model_id!r} is not loaded")
         return compiled
+
+    def _index(self, model_id: str) -> int:
+        """The model's place in load order (the core's index)."""
+        return self._compiled.index(self._compiled_model(model_id))
 
     def _changes(
         self, state: AccountState, raw: list[_core.RawChange], cause: Cause

@@ -53,6 +53,7 @@ from streams.state_store import (
     Rank,
     Ranking,
     StateStore,
+    WrittenGroup,
     pack_profile,
     unpack_profile,
 )
@@ -261,18 +262,10 @@ class Pipeline:
             )
         return states
 
-    def dump(
-        self,
-        state: AccountState,
-        profile_raw: bytes | None = None,
-        models: Sequence[str] | None = None,
-    ) -> AccountWrite:
+    def dump(self, state: AccountState, profile_raw: bytes | None = None) -> AccountWrite:
         """The account's fields to write: its meta and every model's state, and its profile when
-        given; with `models`, only those models' states (the rest is left as stored)."""
+        given."""
         meta, blobs = self.engine.dump(state)
-        if models is not None:
-            assert profile_raw is None, "a profile is written with the whole account"
-            return AccountWrite(state.account_id, {self._model_fields[m]: blobs[m] for m in models})
         fields = {META_FIELD: meta}
         fields.update({self._model_fields[model]: blob for model, blob in blobs.items()})
         if profile_raw is not None:
@@ -505,47 +498,61 @@ class Pipeline:
                 )
         return states
 
-    def _whole(self, states: Mapping[str, AccountState], report: BatchReport) -> CommitBatch:
-        """The commit of every account written whole (meta and every model), without a profile:
-        the common batch, dumped, ranked and scheduled in one call to the core."""
-        if not states:
-            return CommitBatch([], [], b"", [])  # nothing to write but the offset and outbox
-        dumped = self.engine.dump_many(list(states.values()))
+    def _dumped(
+        self,
+        states: Mapping[str, AccountState],
+        report: BatchReport,
+        only: Mapping[str, Sequence[str]] | None,
+    ) -> CommitBatch:
+        """The commit of accounts written without a profile: each whole (`only` None: events,
+        the decay sweep) or only some models' states (rescoring). Dumped, ranked and scheduled
+        by the core in one call per set of models written alike."""
+        groups: dict[tuple[str, ...] | None, list[str]] = {}
+        if only is None:
+            groups[None] = list(states)
+        else:
+            for account_id, written_models in only.items():
+                groups.setdefault(tuple(written_models), []).append(account_id)
         unknown = bytes([UNKNOWN_TIER]) * len(self.models)
-        # A byte per account and model, account by account: model m's are every n-th from m.
-        loaded = b"".join([report.loaded_tiers.get(a, unknown) for a in states])
-        rankings = [
-            Ranking(
-                model_id,
-                self.tier_names[model_id],
-                dumped.tiers[m],
-                loaded[m :: len(self.models)],
-                dumped.totals[m],
+        written = []
+        for models, account_ids in groups.items():
+            dumped = self.engine.dump_many([states[a] for a in account_ids], models)
+            # A byte per account and model, account by account: model m's are every n-th from m.
+            loaded = b"".join([report.loaded_tiers.get(a, unknown) for a in account_ids])
+            names = tuple(self.models) if models is None else models
+            rankings = [
+                Ranking(
+                    model_id,
+                    self.tier_names[model_id],
+                    dumped.tiers[column],
+                    loaded[self._model_index[model_id] :: len(self.models)],
+                    dumped.totals[column],
+                )
+                for column, model_id in enumerate(names)
+            ]
+            fields = (
+                self._whole_fields
+                if models is None
+                else tuple(self._model_fields[m] for m in models)
             )
-            for m, model_id in enumerate(self.models)
-        ]
-        return CommitBatch.whole(
-            list(states), self._whole_fields, dumped.records, dumped.due_times, rankings
-        )
+            written.append(
+                WrittenGroup(account_ids, fields, dumped.records, dumped.due_times, rankings)
+            )
+        return CommitBatch.of_groups(written)
 
     def _by_account(
         self,
         states: Mapping[str, AccountState],
         raw_profiles: Mapping[str, bytes],
         report: BatchReport,
-        only: Mapping[str, Sequence[str]] | None,
     ) -> CommitBatch:
-        """The commit of accounts written with their profiles, or of some models only (`only`)."""
-        written = states if only is None else {a: states[a] for a in only}
-        writes = [
-            self.dump(state, raw_profiles.get(a), None if only is None else only[a])
-            for a, state in written.items()
-        ]
-        due = {a: self.due_time(state) for a, state in written.items()}
+        """The commit of accounts written whole, with their profiles (profile batches)."""
+        writes = [self.dump(state, raw_profiles.get(a)) for a, state in states.items()]
+        due = {a: self.due_time(state) for a, state in states.items()}
         ranks = [
             self.rank(state, model_id, self._loaded_tier(report, account_id, model_id))
-            for account_id, state in written.items()
-            for model_id in (self.models if only is None else only[account_id])
+            for account_id, state in states.items()
+            for model_id in self.models
         ]
         return CommitBatch.of(writes, due, ranks)
 
@@ -624,11 +631,11 @@ class Pipeline:
                     headers,
                 )
             )
-        batch = (
-            self._whole(states, report)
-            if only is None and not raw_profiles
-            else self._by_account(states, raw_profiles, report, only)
-        )
+        if raw_profiles:
+            assert only is None, "a profile is written with the whole account"
+            batch = self._by_account(states, raw_profiles, report)
+        else:
+            batch = self._dumped(states, report, only)
         # Unsure until Redis has answered: an error mid-call may or may not have written.
         if offset is not None:
             self._applied.pop((partition, source), None)

@@ -323,14 +323,26 @@ class Ranking:
 
 
 @dataclass(frozen=True, slots=True)
+class WrittenGroup:
+    """Accounts that write the same fields, in order, with a due time each (`<d`, NaN
+    unschedules) and their rankings (whose members are these accounts in order: None)."""
+
+    accounts: Sequence[str]
+    fields: tuple[str, ...]
+    records: Sequence[bytes]  # per account: <I4 length of each field, then the values
+    due_times: bytes
+    rankings: Sequence[Ranking]
+
+
+@dataclass(frozen=True, slots=True)
 class CommitBatch:
     """One batch's account writes, due times and ranking entries as the commit script takes
     them: packed, a few strings per batch rather than several objects per account.
 
     Accounts are named by member number: `accounts` (written, in order) are 1..n, `others`
     (named by due times or ranks only) n+1 on. `CommitBatch.of` builds one from per-account
-    values; the pipeline builds its common case (every account written whole) from
-    `Engine.dump_many` directly.
+    values, `CommitBatch.of_groups` from groups of accounts packed alike (the pipeline's, from
+    `Engine.dump_many`).
     """
 
     accounts: Sequence[str]
@@ -343,22 +355,55 @@ class CommitBatch:
     others: Sequence[str] = ()
 
     @classmethod
-    def whole(
-        cls,
-        accounts: Sequence[str],
-        fields: tuple[str, ...],
-        records: Sequence[bytes],
-        due_times: bytes,
-        rankings: Sequence[Ranking],
-    ) -> CommitBatch:
-        """Every account writes the same `fields`; the due times and rankings name every account
-        in order (the pipeline's usual batch, from `Engine.dump_many`)."""
+    def of_groups(cls, groups: Sequence[WrittenGroup]) -> CommitBatch:
+        """The batch of these groups' accounts, in order (the pipeline's, from
+        `Engine.dump_many`: a call per group)."""
+        groups = [group for group in groups if group.accounts]
+        if len(groups) == 1:  # every ranking names every account in order: no member numbers
+            (only,) = groups
+            return cls(
+                only.accounts,
+                [only.fields],
+                _packed("H", [1] * len(only.accounts)),
+                only.records,
+                only.due_times,
+                None,
+                only.rankings,
+            )
+        accounts: list[str] = []
+        records: list[bytes] = []
+        record_shapes: list[int] = []
+        by_model: dict[str, list[tuple[int, Ranking]]] = {}
+        for shape, group in enumerate(groups, start=1):
+            for ranking in group.rankings:
+                by_model.setdefault(ranking.model, []).append((len(accounts) + 1, ranking))
+            accounts.extend(group.accounts)
+            records.extend(group.records)
+            record_shapes.extend([shape] * len(group.accounts))
+        rankings = [
+            Ranking(
+                model,
+                parts[0][1].tiers,
+                b"".join(ranking.tier_indexes for _, ranking in parts),
+                b"".join(ranking.previous_indexes for _, ranking in parts),
+                b"".join(ranking.totals for _, ranking in parts),
+                _packed(
+                    "I",
+                    [
+                        number
+                        for first, ranking in parts
+                        for number in range(first, first + len(ranking.tier_indexes))
+                    ],
+                ),
+            )
+            for model, parts in by_model.items()
+        ]
         return cls(
             accounts,
-            [fields],
-            _packed("H", [1] * len(accounts)),
+            [group.fields for group in groups],
+            _packed("H", record_shapes),
             records,
-            due_times,
+            b"".join(group.due_times for group in groups),
             None,
             rankings,
         )

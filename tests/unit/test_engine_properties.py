@@ -253,3 +253,12 @@ def test_dump_many_equals_dump_due_time_and_standing_state_by_state(
     assert len(dumped.due_times) == 8 * len(accounts)
     assert [len(t) for t in dumped.tiers] == [len(accounts)] * 2
     assert [len(t) for t in dumped.totals] == [8 * len(accounts)] * 2
+    # Some models only, in the order asked: their blobs (no meta), standings; the same due time.
+    states = [run(engine, events) for events in accounts]
+    some = engine.dump_many(states, ["new-business"])
+    assert some.due_times == dumped.due_times
+    assert (some.tiers, some.totals) == (dumped.tiers[1:], dumped.totals[1:])
+    for state, record in zip(states, some.records, strict=True):
+        blob = engine.dump(state)[1]["new-business"]
+        assert record == struct.pack("<I", len(blob)) + blob
+    assert engine.dump_many(states, []).records == [b""] * len(accounts)

@@ -4,6 +4,7 @@ packed batches."""
 from __future__ import annotations
 
 import dataclasses
+import math
 import struct
 
 import orjson
@@ -18,6 +19,7 @@ from streams.state_store import (
     CommitBatch,
     Rank,
     Ranking,
+    WrittenGroup,
     _HiredisPacking,
     pack_profile,
     unpack_profile,
@@ -101,38 +103,110 @@ def test_arguments_hiredis_cannot_take_directly_are_packed_like_redis_py_does() 
     assert fast == b"".join(Connection().pack_command(*args))
 
 
+TIERS = ("hot", "cold")
+
+
+def group(
+    accounts: list[str], fields: tuple[str, ...], due: list[float], tiers: bytes
+) -> WrittenGroup:
+    """Accounts writing `fields` (values `<account>-<field>`), ranked under model nb with totals
+    1, 2, ...; every previous tier unknown but the last account's (cold)."""
+    records = []
+    for account in accounts:
+        values = [f"{account}-{name}".encode() for name in fields]
+        records.append(struct.pack(f"<{len(values)}I", *map(len, values)) + b"".join(values))
+    n = len(accounts)
+    ranking = Ranking(
+        "nb", TIERS, tiers, b"\xff" * (n - 1) + b"\x01", struct.pack(f"<{n}d", *range(1, n + 1))
+    )
+    return WrittenGroup(accounts, fields, records, struct.pack(f"<{n}d", *due), [ranking])
+
+
 def whole_batch() -> CommitBatch:
     """Two accounts written whole, due and ranked under a two-tier model."""
-    ranking = Ranking("nb", ("hot", "cold"), b"\x00\x01", b"\xff\x01", struct.pack("<2d", 9, 1))
-    return CommitBatch.whole(
-        ["a", "b"],
-        ("m",),
-        [b"\x01\x00\x00\x00x", b"\x01\x00\x00\x00y"],
-        struct.pack("<2d", 5.0, float("nan")),
-        [ranking],
-    )
+    return CommitBatch.of_groups([group(["a", "b"], ("m",), [5.0, math.nan], b"\x00\x01")])
 
 
-def test_a_batch_packed_by_account_equals_the_same_batch_packed_whole() -> None:
+def written(batch: CommitBatch) -> tuple[list[tuple[str, dict[str, bytes]]], dict, dict]:
+    """What the commit script would write for `batch`: (account, fields) in order, account ->
+    due time (None: unscheduled), (account, model) -> (tier, previous tier, total)."""
+    batch.check()
+    members = [*batch.accounts, *batch.others]
+    n = len(batch.accounts)
+    shapes = struct.unpack(f"<{n}H", batch.record_shapes)
+    writes = []
+    for account, shape, record in zip(batch.accounts, shapes, batch.records, strict=True):
+        names = batch.shapes[shape - 1]
+        lengths = struct.unpack_from(f"<{len(names)}I", record)
+        at, values = 4 * len(names), {}
+        for name, length in zip(names, lengths, strict=True):
+            values[name] = record[at : at + length]
+            at += length
+        writes.append((account, values))
+
+    def named(packed: bytes | None, count: int) -> list[str]:
+        numbers = range(1, n + 1) if packed is None else struct.unpack(f"<{count}I", packed)
+        return [members[number - 1] for number in numbers]
+
+    times = struct.unpack(f"<{len(batch.due_times) // 8}d", batch.due_times)
+    due = {
+        account: None if math.isnan(t) else t
+        for account, t in zip(named(batch.due_members, len(times)), times, strict=True)
+    }
+    ranks = {}
+    for ranking in batch.rankings:
+        count = len(ranking.tier_indexes)
+        totals = struct.unpack(f"<{count}d", ranking.totals)
+        for account, tier, previous, total in zip(
+            named(ranking.members, count),
+            ranking.tier_indexes,
+            ranking.previous_indexes,
+            totals,
+            strict=True,
+        ):
+            ranks[(account, ranking.model)] = (tier, previous, total)
+    return writes, due, ranks
+
+
+def test_a_batch_packed_by_account_equals_the_same_batch_packed_in_one_group() -> None:
     by_account = CommitBatch.of(
-        [AccountWrite("a", {"m": b"x"}), AccountWrite("b", {"m": b"y"})],
+        [AccountWrite("a", {"m": b"a-m"}), AccountWrite("b", {"m": b"b-m"})],
         {"a": 5.0, "b": None},
         [
-            Rank("a", "nb", ("hot", "cold"), "hot", 9.0),
-            Rank("b", "nb", ("hot", "cold"), "cold", 1.0, "cold"),
+            Rank("a", "nb", TIERS, "hot", 1.0),
+            Rank("b", "nb", TIERS, "cold", 2.0, "cold"),
         ],
     )
-    whole = whole_batch()
-    members = struct.pack("<2I", 1, 2)
-    assert by_account.due_members == members
-    assert by_account.rankings[0].members == members
-    assert dataclasses.replace(
-        by_account,
-        due_members=None,
-        rankings=[dataclasses.replace(by_account.rankings[0], members=None)],
-    ) == dataclasses.replace(whole, others=[])
-    whole.check()
-    by_account.check()
+    one_group = whole_batch()
+    assert one_group.due_members is None  # every entry names the written accounts in order
+    assert one_group.rankings[0].members is None
+    assert written(by_account) == written(one_group)
+    assert written(one_group)[2] == {("a", "nb"): (0, 255, 1.0), ("b", "nb"): (1, 1, 2.0)}
+
+
+def test_groups_written_differently_are_numbered_in_one_batch() -> None:
+    batch = CommitBatch.of_groups(
+        [
+            group(["a", "b"], ("m", "s:nb"), [5.0, math.nan], b"\x00\x01"),
+            group([], ("s:nb",), [], b""),
+            group(["c"], ("s:nb",), [7.0], b"\x01"),
+        ]
+    )
+    by_account = CommitBatch.of(
+        [
+            AccountWrite("a", {"m": b"a-m", "s:nb": b"a-s:nb"}),
+            AccountWrite("b", {"m": b"b-m", "s:nb": b"b-s:nb"}),
+            AccountWrite("c", {"s:nb": b"c-s:nb"}),
+        ],
+        {"a": 5.0, "b": None, "c": 7.0},
+        [
+            Rank("a", "nb", TIERS, "hot", 1.0),
+            Rank("b", "nb", TIERS, "cold", 2.0, "cold"),
+            Rank("c", "nb", TIERS, "cold", 1.0, "cold"),
+        ],
+    )
+    assert written(batch) == written(by_account)
+    assert struct.unpack("<3H", batch.record_shapes) == (1, 1, 2)
 
 
 @pytest.mark.parametrize(

@@ -1487,38 +1487,50 @@ impl Core {
     }
 
     /// Each state's dump, standings and due time in one call, columnar (what a batch commit
-    /// writes): ([record per state: `<I4` length of the meta blob, then of each model's blob,
-    /// then those blobs], `<d` due time per state (the earliest `next_tier_change_time` of its
-    /// models; NaN for none), [tier index bytes per model, a byte per state], [`<d` last total
-    /// per model, per state]). Equal to `dump`, `next_tier_change_time` and `standing` state by
-    /// state (tests hold them equal).
+    /// writes): ([record per state: `<I4` length of each part, then the parts: the meta blob and
+    /// each model's blob], `<d` due time per state (the earliest `next_tier_change_time` of all
+    /// its models; NaN for none), [tier index bytes per model, a byte per state], [`<d` last
+    /// total per model, per state]). With `models` (indexes in load order), only those models'
+    /// blobs, tiers and totals, in that order, and no meta blob. Equal to `dump`,
+    /// `next_tier_change_time` and `standing` state by state (tests hold them equal).
+    #[pyo3(signature = (states, models = None))]
     fn dump_many<'py>(
         &self,
         py: Python<'py>,
         mut states: Vec<PyRefMut<'py, AccountState>>,
+        models: Option<Vec<usize>>,
     ) -> PyResult<DumpedStates<'py>> {
-        let n_models = self.models.len();
+        let whole = models.is_none();
+        let chosen = models.unwrap_or_else(|| (0..self.models.len()).collect());
+        if let Some(bad) = chosen.iter().find(|index| **index >= self.models.len()) {
+            return Err(PyValueError::new_err(format!(
+                "no loaded model at index {bad}"
+            )));
+        }
         let mut records = Vec::with_capacity(states.len());
         let mut due_times = Vec::with_capacity(8 * states.len());
-        let mut tiers = vec![Vec::with_capacity(states.len()); n_models];
-        let mut totals = vec![Vec::with_capacity(8 * states.len()); n_models];
+        let mut tiers = vec![Vec::with_capacity(states.len()); chosen.len()];
+        let mut totals = vec![Vec::with_capacity(8 * states.len()); chosen.len()];
         let mut record = Vec::new();
         for state in states.iter_mut() {
             let state: &mut AccountState = state;
             self.aligned(state)?;
             let (meta, blobs) = self.dump_state(state).map_err(PyValueError::new_err)?;
+            let parts: Vec<&[u8]> = whole
+                .then_some(meta.as_slice())
+                .into_iter()
+                .chain(chosen.iter().map(|index| blobs[*index].as_slice()))
+                .collect();
             record.clear();
-            record.extend_from_slice(&(meta.len() as u32).to_le_bytes());
-            for blob in &blobs {
-                record.extend_from_slice(&(blob.len() as u32).to_le_bytes());
+            for part in &parts {
+                record.extend_from_slice(&(part.len() as u32).to_le_bytes());
             }
-            record.extend_from_slice(&meta);
-            for blob in &blobs {
-                record.extend_from_slice(blob);
+            for part in &parts {
+                record.extend_from_slice(part);
             }
             records.push(PyBytes::new(py, &record));
             let mut due: Option<f64> = None;
-            for index in 0..n_models {
+            for index in 0..self.models.len() {
                 if let Some(t) = self.due_time(state, index) {
                     // Python's min(): the first of equals, a later value only when smaller.
                     if due.is_none_or(|earliest| t < earliest) {
@@ -1529,7 +1541,8 @@ impl Core {
             // NaN means "none" to the reader: `due_time` never gives NaN (a NaN clock keeps
             // the tier and is not finite, so it has no due time).
             due_times.extend_from_slice(&due.unwrap_or(f64::NAN).to_le_bytes());
-            for (index, (def, ms)) in self.models.iter().zip(&state.models).enumerate() {
+            for (column, index) in chosen.iter().enumerate() {
+                let (def, ms) = (&self.models[*index], &state.models[*index]);
                 let tier = def.tier_index(&ms.tier).ok_or_else(|| {
                     PyValueError::new_err(format!(
                         "state of {} holds tier {:?}, which model {:?} does not have",
@@ -1537,8 +1550,8 @@ impl Core {
                     ))
                 })?;
                 // At most 254 tiers (the loader's rule), so an index fits a byte.
-                tiers[index].push(tier as u8);
-                totals[index].extend_from_slice(&ms.last_total.to_le_bytes());
+                tiers[column].push(tier as u8);
+                totals[column].extend_from_slice(&ms.last_total.to_le_bytes());
             }
         }
         Ok((
