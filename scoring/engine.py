@@ -479,7 +479,8 @@ class Engine:
         those models', in that order; the due time is still over every model.
 
         Equal, state by state, to `dump`, `min` of `next_tier_change_time` over the models and
-        `standing`; a state holding a tier its model does not have is refused (ValueError). The
+        `standing`; a state holding a tier one of the ranked models does not have is refused
+        (ValueError), as is an unknown model id (UnknownModel). The
         states must be distinct objects (each is borrowed to be pruned: RuntimeError otherwise).
         """
         chosen = None if models is None else [self._index(model) for model in models]

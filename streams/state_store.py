@@ -290,8 +290,7 @@ class AccountWrite:
 
 # A value: treat it as one. Not frozen because a frozen dataclass's __init__ sets each field
 # through object.__setattr__, ~0.9 µs against ~0.25, and a commit packed by account
-# (`CommitBatch.of`: profiles, rescoring) builds one Rank per account and model.
-# and model.
+# (`CommitBatch.of`: profile batches) builds one Rank per account and model.
 @dataclass(slots=True)
 class Rank:
     """An account's place in its model's ranking: in the set of its tier, by total."""
@@ -359,6 +358,14 @@ class CommitBatch:
         """The batch of these groups' accounts, in order (the pipeline's, from
         `Engine.dump_many`: a call per group)."""
         groups = [group for group in groups if group.accounts]
+        for group in groups:
+            n = len(group.accounts)
+            if (
+                len(group.records) != n
+                or len(group.due_times) != 8 * n
+                or any(r.members is not None or len(r.tier_indexes) != n for r in group.rankings)
+            ):
+                raise ValueError("a group's columns must name each of its accounts once, in order")
         if len(groups) == 1:  # every ranking names every account in order: no member numbers
             (only,) = groups
             return cls(

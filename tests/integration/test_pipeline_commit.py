@@ -1,17 +1,30 @@
-"""The batch commit's two ways of packing, against the real Redis: a batch whose accounts are
-written whole (`Engine.dump_many`, one call to the core) leaves Redis exactly as the same batch
-packed account by account (`CommitBatch.of`)."""
+"""The batch commit's two ways of packing, against the real Redis: a batch packed by the core
+(`Engine.dump_many`, one call per set of models written alike) leaves Redis exactly as the same
+batch packed account by account (`CommitBatch.of`, from `Pipeline.dump`, `rank` and
+`due_time`): events batches, the decay sweep and a rescoring that writes some accounts' models
+differently from others'."""
 
 from __future__ import annotations
 
+import re
+import shutil
+import statistics
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 
-from streams.pipeline import Incoming, Pipeline
+from scoring.engine import Engine
+from scoring.state import AccountState
+from streams.metrics import Metrics
+from streams.model_files import load_model_files
+from streams.pipeline import MODEL_FIELD_PREFIX, BatchReport, Incoming, Pipeline
 from streams.simulate import simulate
-from tests.integration.test_pipeline_cache import NOW, PARTITION, make_pipeline
+from streams.state_cache import StateCache
+from streams.state_store import AccountWrite, CommitBatch, StateStore
+from tests.integration.test_pipeline_cache import NOW, PARTITION, ROOT, Recording
 
 pytestmark = pytest.mark.redis
 
@@ -50,6 +63,58 @@ async def contents(client: Any, prefix: str) -> dict[str, object]:
     return found
 
 
+def packed_by_account(pipeline: Pipeline) -> Any:
+    """`Pipeline._dumped` as it was packed before the core did it: account by account."""
+
+    def reference(
+        states: Mapping[str, AccountState],
+        report: BatchReport,
+        only: Mapping[str, Sequence[str]] | None,
+    ) -> CommitBatch:
+        written = states if only is None else {a: states[a] for a in only}
+        writes = []
+        for account_id, state in written.items():
+            fields = pipeline.dump(state).fields
+            if only is not None:
+                names = [MODEL_FIELD_PREFIX + m for m in only[account_id]]
+                fields = {name: fields[name] for name in names}
+            writes.append(AccountWrite(account_id, fields))
+        ranks = [
+            pipeline.rank(state, model, pipeline._loaded_tier(report, account_id, model))
+            for account_id, state in written.items()
+            for model in (pipeline.models if only is None else only[account_id])
+        ]
+        due = {a: pipeline.due_time(state) for a, state in written.items()}
+        return CommitBatch.of(writes, due, ranks)
+
+    return reference
+
+
+def scorer(client: Any, prefix: str, models: Path, *, by_account: bool) -> Pipeline:
+    engine = Engine(load_model_files([models]))
+    store = StateStore(client, prefix)
+    pipeline = Pipeline(
+        engine, store, Recording(), Metrics(), max_future_skew=300, cache=StateCache(0)
+    )
+    if by_account:
+        pipeline._dumped = packed_by_account(pipeline)  # type: ignore[method-assign]
+    return pipeline
+
+
+def moved_models(tmp_path: Path, expansion_line: float) -> Path:
+    """deploy/models with new-business one version up and its `warm` line raised to just under
+    `hot` (every warm account drops to nurture), and expansion's `growing` line moved without a
+    new version (so it moves some accounts, which are written under it too)."""
+    models = tmp_path / "models"
+    shutil.copytree(ROOT / "deploy/models", models)
+    path = models / "new-business.yaml"
+    text = re.sub(r"(?m)^version: 1$", "version: 2", path.read_text())
+    path.write_text(text.replace("min: 45}", "min: 69.5}"))
+    path = models / "expansion.yaml"
+    path.write_text(path.read_text().replace("min: 35}", f"min: {expansion_line:.6f}}}"))
+    return models
+
+
 async def feed(pipeline: Pipeline, rows: Any) -> None:
     token = await pipeline.store.take_fence(PARTITION)
     await pipeline.profiles_batch(PARTITION, token, incoming("profiles", rows.profiles), NOW)
@@ -61,25 +126,39 @@ async def feed(pipeline: Pipeline, rows: Any) -> None:
     await pipeline.publish_outbox(PARTITION, token)
 
 
-async def test_a_batch_written_whole_leaves_redis_as_one_packed_account_by_account(
-    redis_client: Any,
+async def test_a_batch_packed_by_the_core_leaves_redis_as_one_packed_account_by_account(
+    redis_client: Any, tmp_path: Path
 ) -> None:
     client, prefix = redis_client
     rows = simulate(30, 900, end=NOW - 60, seed=3)
-    whole = make_pipeline(client, f"{prefix}-whole", 0)
-    by_account = make_pipeline(client, f"{prefix}-each", 0)
-
-    def packed_by_account(states: Any, report: Any) -> Any:
-        return by_account._by_account(states, {}, report, None)
-
-    by_account._whole = packed_by_account  # type: ignore[method-assign]
-    await feed(whole, rows)
+    models = ROOT / "deploy/models"
+    by_core = scorer(client, f"{prefix}-core", models, by_account=False)
+    by_account = scorer(client, f"{prefix}-each", models, by_account=True)
+    await feed(by_core, rows)
     await feed(by_account, rows)
 
-    written = await contents(client, f"{prefix}-whole")
+    written = await contents(client, f"{prefix}-core")
     assert written == await contents(client, f"{prefix}-each")
     assert sum(1 for key in written if ":rank:" in key) >= 4
     assert sum(1 for key in written if ":a:" in key) == 30
-    sent = [m.encode() for m in whole.publisher.sent]  # type: ignore[attr-defined]
+    sent = [m.encode() for m in by_core.publisher.sent]  # type: ignore[attr-defined]
     assert sent == [m.encode() for m in by_account.publisher.sent]  # type: ignore[attr-defined]
     assert len(sent) > 30  # tier changes, and the decay sweep's too
+
+    # A rescoring whose accounts write different models (new-business for all, expansion for
+    # those its moved line moves) and change tiers (so each must leave its old tier's set).
+    accounts = sorted({str(row["account_id"]) for row in rows.profiles})
+    loaded = await by_core.load(PARTITION, accounts)
+    line = statistics.median(by_core.engine.standing(s, "expansion")[1] for s in loaded.values())
+    moved = moved_models(tmp_path, line)
+    rescored, dropped = [], []
+    for name in ("core", "each"):
+        pipeline = scorer(client, f"{prefix}-{name}", moved, by_account=name == "each")
+        token = await pipeline.store.take_fence(PARTITION)
+        report = await pipeline.rescore(PARTITION, token, accounts, NOW + 50 * 86400)
+        rescored.append(report.rescored)
+        dropped.append({c.account_id for c in report.changes if c.previous_tier == "warm"})
+    assert rescored[0] == rescored[1]
+    assert set(rescored[0].values()) == {("new-business",), ("expansion", "new-business")}
+    assert dropped[0] == dropped[1] != set()
+    assert await contents(client, f"{prefix}-core") == await contents(client, f"{prefix}-each")

@@ -31,7 +31,7 @@ from factories import (
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scoring.engine import Engine
+from scoring.engine import Engine, UnknownModel
 from scoring.model import Model, PropertyValue
 from scoring.state import AccountState
 
@@ -262,3 +262,11 @@ def test_dump_many_equals_dump_due_time_and_standing_state_by_state(
         blob = engine.dump(state)[1]["new-business"]
         assert record == struct.pack("<I", len(blob)) + blob
     assert engine.dump_many(states, []).records == [b""] * len(accounts)
+    both = engine.dump_many(states, ["new-business", "nb"])  # in the order asked
+    assert (both.tiers, both.totals) == (dumped.tiers[::-1], dumped.totals[::-1])
+
+
+def test_dump_many_refuses_a_model_it_does_not_have() -> None:
+    engine = Engine([properties_model(capped=True)])
+    with pytest.raises(UnknownModel):
+        engine.dump_many([engine.new_account(ACCOUNT)], ["expansion"])

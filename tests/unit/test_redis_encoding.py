@@ -116,9 +116,8 @@ def group(
         values = [f"{account}-{name}".encode() for name in fields]
         records.append(struct.pack(f"<{len(values)}I", *map(len, values)) + b"".join(values))
     n = len(accounts)
-    ranking = Ranking(
-        "nb", TIERS, tiers, b"\xff" * (n - 1) + b"\x01", struct.pack(f"<{n}d", *range(1, n + 1))
-    )
+    previous = b"\xff" * (n - 1) + b"\x01" if n else b""
+    ranking = Ranking("nb", TIERS, tiers, previous, struct.pack(f"<{n}d", *range(1, n + 1)))
     return WrittenGroup(accounts, fields, records, struct.pack(f"<{n}d", *due), [ranking])
 
 
@@ -241,3 +240,15 @@ def test_a_ranking_whose_columns_disagree_is_refused_before_it_is_sent(damage: d
     ranking = dataclasses.replace(batch.rankings[0], **damage)
     with pytest.raises(ValueError, match="do not agree"):
         dataclasses.replace(batch, rankings=[ranking]).check()
+
+
+def test_a_group_whose_columns_do_not_name_each_account_once_is_refused() -> None:
+    short = group(["a", "b"], ("m",), [5.0, 6.0], b"\x00\x01")
+    long = group(["c"], ("m",), [7.0], b"\x01")
+    with pytest.raises(ValueError, match="each of its accounts once"):
+        CommitBatch.of_groups([dataclasses.replace(short, records=short.records[:1]), long])
+    with pytest.raises(ValueError, match="each of its accounts once"):
+        CommitBatch.of_groups([short, dataclasses.replace(long, due_times=b"")])
+    ranking = dataclasses.replace(long.rankings[0], members=struct.pack("<I", 1))
+    with pytest.raises(ValueError, match="each of its accounts once"):
+        CommitBatch.of_groups([short, dataclasses.replace(long, rankings=[ranking])])

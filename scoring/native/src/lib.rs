@@ -865,7 +865,7 @@ type ProfileSpec<'py> = (
     f64,
 );
 
-/// `Core.dump_many`'s answer: (records, due times, tier indexes per model, totals per model).
+/// `Core.dump_many`'s answer: (records, due times, tier indexes and totals per chosen model).
 type DumpedStates<'py> = (
     Vec<Bound<'py, PyBytes>>,
     Bound<'py, PyBytes>,
