@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import math
 import struct
 from typing import Any
 
@@ -188,6 +189,21 @@ def test_tier_indexes_name_each_models_tier_and_255_for_a_tier_or_model_it_does_
     meta, blobs = old.dump(state)
     restored = new.restore(ACCOUNT, meta, blobs, None)
     assert new.tier_indexes([restored, AccountState(ACCOUNT)]) == [b"\xff\x02", b"\xff\xff"]
+
+
+def test_dump_many_of_a_new_account_is_its_dump_lowest_tiers_and_no_due_time() -> None:
+    engine = Engine([scoring_md_model()])
+    state = engine.new_account(ACCOUNT)
+    dumped = engine.dump_many([state])
+    meta, blobs = engine.dump(engine.new_account(ACCOUNT))
+    values = [meta, blobs["new-business"]]
+    assert dumped.records == [struct.pack("<2I", *map(len, values)) + b"".join(values)]
+    assert math.isnan(struct.unpack("<d", dumped.due_times)[0])
+    assert engine.next_tier_change_time(state, "new-business") is None
+    assert (dumped.tiers, dumped.totals) == (
+        [bytes([2])],  # cold, the lowest of hot, warm, cold
+        [struct.pack("<d", engine.standing(state, "new-business")[1])],
+    )
 
 
 def test_dump_many_refuses_a_state_whose_tier_its_model_does_not_have() -> None:
