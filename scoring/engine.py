@@ -480,8 +480,8 @@ class Engine:
 
         Equal, state by state, to `dump`, `min` of `next_tier_change_time` over the models and
         `standing`; a state holding a tier one of the ranked models does not have is refused
-        (ValueError), as is an unknown model id (UnknownModel). The
-        states must be distinct objects (each is borrowed to be pruned: RuntimeError otherwise).
+        (ValueError), as is an unknown model id (UnknownModel). The states must be distinct
+        objects (each is borrowed to be pruned: RuntimeError otherwise).
         """
         chosen = None if models is None else [self._index(model) for model in models]
         records, due_times, tiers, totals = self._core.dump_many(list(states), chosen)

@@ -483,19 +483,18 @@ class Pipeline:
         tiers = self.engine.tier_indexes(list(states.values()))
         report.loaded_tiers.update(zip(states, tiers, strict=True))
         for state in states.values():
-            if not self.engine.needs_rescore(state):
+            if not self.engine.needs_rescore(state):  # a bool: cheaper than the list of models
                 continue
             stale = self.engine.stale_models(state)
-            if stale:
-                others = {m: self.engine.standing(state, m) for m in self.models if m not in stale}
-                report.changes.extend(self.engine.rescore(state))
-                # A current model comes out as it went in (same definition, profile and
-                # clock), unless a model file changed without a new version: then it is
-                # written too, so that Redis never misses a change that was published.
-                moved = {m for m, was in others.items() if self.engine.standing(state, m) != was}
-                report.rescored[state.account_id] = tuple(
-                    m for m in self.models if m in stale or m in moved
-                )
+            others = {m: self.engine.standing(state, m) for m in self.models if m not in stale}
+            report.changes.extend(self.engine.rescore(state))
+            # A current model comes out as it went in (same definition, profile and clock),
+            # unless a model file changed without a new version: then it is written too, so
+            # that Redis never misses a change that was published.
+            moved = {m for m, was in others.items() if self.engine.standing(state, m) != was}
+            report.rescored[state.account_id] = tuple(
+                m for m in self.models if m in stale or m in moved
+            )
         return states
 
     def _dumped(
