@@ -183,6 +183,37 @@ async def test_domains_resolve_to_the_account_that_named_them(redis_client) -> N
     assert await store.resolve_domains(["acme.io", "unknown.org"]) == {"acme.io": "acme"}
 
 
+async def test_the_domain_map_shares_compact_hashes_among_many_domains(redis_client) -> None:
+    client, prefix = redis_client
+    store = StateStore(client, prefix)
+    named = {f"site{n}.example": f"acct-{n % 700:06d}" for n in range(12_000)}
+    await store.remember_domains(named)
+
+    asked = [*named, "unknown.org", "site7.example"]  # a duplicate is answered once
+    assert await store.resolve_domains(asked) == named
+    keys = {store.domain_bucket(d) for d in named}
+    assert len(keys) < len(named) / 2
+    assert await client.exists(*keys) == len(keys)
+    for key in list(keys)[:20]:
+        # Redis Cluster hashes only the text of the first {...}: each hash has a slot of its own.
+        assert key.startswith("{") and key.index("}") == len(key) - 1
+        assert await client.object("encoding", key) == b"listpack"
+
+
+async def test_domains_kept_by_earlier_versions_still_resolve(redis_client) -> None:
+    client, prefix = redis_client
+    store = StateStore(client, prefix)
+    await client.set(store.legacy_domain_key("old.example"), "acct-old")
+    await client.set(store.legacy_domain_key("moved.example"), "acct-was")
+    await store.remember_domains({"moved.example": "acct-now", "new.example": "acct-new"})
+
+    assert await store.resolve_domains(["old.example", "moved.example", "new.example"]) == {
+        "old.example": "acct-old",
+        "moved.example": "acct-now",
+        "new.example": "acct-new",
+    }
+
+
 async def test_one_commit_writes_accounts_of_different_fields_and_ranks_of_several_models(
     redis_client,
 ) -> None:
