@@ -108,9 +108,17 @@ class Settings(BaseSettings):
         0.01,
         gt=0,
         description="Seconds a batch waits to fill up (env BATCH_WITHIN). Under a backlog "
-        "batches fill to BATCH_MAX at once; at a steady load this wait is part of every "
+        "it may go on (BATCH_BACKLOG_WITHIN); at a steady load this wait is part of every "
         "event's latency (docs/benchmarks.md: with 10,000 accounts at 5,000 events/s, 0.05 gave "
         "a p99 of ~300 ms, 0.01 under 100 ms).",
+    )
+    batch_backlog_within: float = Field(
+        0.1,
+        ge=0,
+        description="Seconds a batch may go on gathering, up to BATCH_MAX, while messages it "
+        "has not taken wait in the stream (env BATCH_BACKLOG_WITHIN): larger batches drain a "
+        "backlog on less CPU per event, and a steady load never waits for it. At most "
+        "BATCH_WITHIN means faust's own batching (streams/batching.py).",
     )
     dedupe_window: float = Field(
         7 * 86400.0, gt=0, description="Seconds an event_id is remembered (env DEDUPE_WINDOW)."

@@ -37,6 +37,7 @@ from scoring.engine import Engine
 from scoring.model import Model
 from scoring.timefmt import format_rfc3339
 from streams.app import create_app
+from streams.batching import take_batches
 from streams.metrics import Metrics
 from streams.pipeline import BatchReport, Destination, Incoming, Outgoing, Pipeline
 from streams.settings import Settings
@@ -178,18 +179,31 @@ class Worker:
 
     # --- faust wiring --------------------------------------------------------------------------
 
+    def _batches(self, stream: Any) -> AsyncIterator[Sequence[Any]]:
+        """The stream's batches: `take_batches` when BATCH_BACKLOG_WITHIN is longer than
+        BATCH_WITHIN, else faust's own."""
+        settings = self.settings
+        if settings.batch_backlog_within > settings.batch_within:
+            return take_batches(
+                stream, settings.batch_max, settings.batch_within, settings.batch_backlog_within
+            )
+        batches: AsyncIterator[Sequence[Any]] = stream.take_events(
+            settings.batch_max, within=settings.batch_within
+        )
+        return batches
+
     def _wire(self) -> None:
         app, settings = self.app, self.settings
 
         @app.agent(self.events_topic, name="score-events")
         async def score_events(stream: Any) -> AsyncIterator[None]:
-            async for batch in stream.take_events(settings.batch_max, within=settings.batch_within):
+            async for batch in self._batches(stream):
                 await self.handle_or_die(batch)
                 yield None
 
         @app.agent(self.profiles_topic, name="apply-profiles")
         async def apply_profiles(stream: Any) -> AsyncIterator[None]:
-            async for batch in stream.take_events(settings.batch_max, within=settings.batch_within):
+            async for batch in self._batches(stream):
                 await self.handle_or_die(batch)
                 yield None
 

@@ -1,0 +1,25 @@
+"""When a batch whose BATCH_WITHIN is up goes on gathering (streams/batching.py); the batches
+themselves run against the real Kafka in tests/integration/test_worker_features.py."""
+
+from __future__ import annotations
+
+from streams.batching import keeps_gathering
+
+
+def test_a_batch_goes_on_while_kafka_holds_enough_to_fill_it() -> None:
+    assert keeps_gathering(300, max_=1000, waiting=700, seconds_left=0.05)
+    assert keeps_gathering(0, max_=1000, waiting=5000, seconds_left=0.05)
+
+
+def test_a_steady_load_is_not_held_back() -> None:
+    # At a steady load the fetched messages are taken by the time BATCH_WITHIN is up.
+    assert not keeps_gathering(50, max_=1000, waiting=0, seconds_left=0.05)
+    assert not keeps_gathering(300, max_=1000, waiting=699, seconds_left=0.05)
+
+
+def test_a_full_batch_stops() -> None:
+    assert not keeps_gathering(1000, max_=1000, waiting=5000, seconds_left=0.05)
+
+
+def test_a_batch_stops_when_backlog_within_is_up() -> None:
+    assert not keeps_gathering(300, max_=1000, waiting=5000, seconds_left=0.0)
