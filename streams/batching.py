@@ -1,16 +1,21 @@
-"""Batches of a faust stream that grow while a backlog waits, and stay short at a steady load.
+"""Batches of a faust stream that grow while a large backlog waits in Kafka.
 
 faust's `Stream.take_events(max_, within)` yields a batch when it holds `max_` events or
-`within` seconds after the last batch. That one wait serves two loads badly: at a steady load
-each event waits out the rest of `within`, so it should be short; under a backlog faust's own
-delivery (~50 µs per message) fills a batch of only a few hundred within it, and each batch
-costs a commit and a publish per partition, so it should be long (docs/benchmarks.md).
-`take_batches` waits `within` as faust does, then, while Kafka holds enough messages beyond the
-batch's to fill it (a backlog), goes on gathering up to `max_` or for `backlog_within` in all.
+`within` seconds after the last batch. Under a backlog (a restart, a replay, a burst) faust's
+delivery (~50 µs per message) fills only a few hundred messages within 10 ms, and each batch
+costs a Lua call, a publish and a trim per partition. `take_batches` waits `within` as faust
+does, then, while Kafka holds at least `BACKLOG_BATCHES` full batches beyond the batch's, goes on
+gathering up to `max_`, for at most `backlog_within` in all (docs/benchmarks.md).
 
-It is faust-streaming 0.15's `take_events` with that one change to its wait, and keeps the rest
-of its contract: a batch is at most `max_` events, they are acked once the caller took the
-batch, and the stream's buffering processor and ack mode are restored when it ends.
+The backlog must be large: a short stall at a steady load leaves a backlog of a batch or two, and
+gathering those for longer made every later batch long enough to rebuild it (a full bench's p99
+rose from ~0.14 to ~1 s at 100,000 accounts).
+
+It is faust-streaming 0.15's `take_events` with that change to its wait. What it keeps of
+faust's contract: a batch is at most `max_` events, acked once the caller took it; a failure
+to buffer a message crashes the stream; the stream's buffering processor and ack mode are
+restored when it ends. What differs: a batch still gathering when the stream stops is dropped
+unacked, not yielded (Redis's applied offsets, not Kafka's, say where a worker resumes).
 """
 
 from __future__ import annotations
@@ -21,22 +26,31 @@ from typing import Any
 
 from mode.utils.futures import notify
 
-BACKLOG_TICK = 0.001  # seconds between looks at the stream while a backlog batch gathers
+BACKLOG_BATCHES = 10  # full batches that must wait in Kafka for a batch to gather on
+BACKLOG_TICK = 0.005  # seconds between looks at Kafka's highwaters while a batch gathers on
 
 
 def keeps_gathering(size: int, max_: int, waiting: int, seconds_left: float) -> bool:
     """Whether a batch of `size` events whose `within` is up goes on gathering: only while
-    Kafka holds enough messages it has not taken (`waiting`) to fill it to `max_` (a backlog;
-    at a steady load the fetched messages are all taken by then) and `backlog_within` is not
-    up."""
-    return size < max_ and waiting >= max_ - size and seconds_left > 0
+    it is not full, Kafka holds at least `BACKLOG_BATCHES` full batches beyond it (`waiting`),
+    and `backlog_within` is not up."""
+    return size < max_ and waiting >= BACKLOG_BATCHES * max_ and seconds_left > 0
 
 
-async def take_batches(
+def take_batches(
     stream: Any, max_: int, within: float, backlog_within: float
 ) -> AsyncIterator[list[Any]]:
     """Batches of `stream`'s events: at most `max_`, after `within` seconds, or up to
-    `backlog_within` seconds while a backlog waits in Kafka (`keeps_gathering`)."""
+    `backlog_within` seconds while a large backlog waits in Kafka (`keeps_gathering`).
+    Registered with the stream as faust registers its own, so that stopping it closes them."""
+    batches = _take_batches(stream, max_, within, backlog_within)
+    stream._active_agens.add(batches)
+    return batches
+
+
+async def _take_batches(
+    stream: Any, max_: int, within: float, backlog_within: float
+) -> AsyncIterator[list[Any]]:
     buffer_full = asyncio.Event()
     buffer_consumed = asyncio.Event()
     events: list[Any] = []
@@ -47,30 +61,42 @@ async def take_batches(
     async def add_to_buffer(value: Any) -> Any:
         # The stream's passive drainer runs this for each message, beside the loop below.
         nonlocal buffer_consuming
-        if buffer_consuming is not None:
-            try:
-                await buffer_consuming  # the caller holds the batch: wait until it is acked
-            finally:
-                buffer_consuming = None
-        event = stream.current_event
-        if event is None:
-            raise RuntimeError("a buffered value without its event")
-        events.append(event)
-        taken[event.message.tp] = event.message.offset
-        if len(events) >= max_:
-            buffer_full.set()
-            buffer_consumed.clear()
-            await stream.wait(buffer_consumed)  # never more than `max_` in a batch
+        try:
+            if buffer_consuming is not None:
+                try:
+                    await buffer_consuming  # the caller holds the batch until it is acked
+                finally:
+                    buffer_consuming = None
+            event = stream.current_event
+            if event is None:
+                raise RuntimeError("a buffered value without its event")
+            events.append(event)
+            taken[event.message.tp] = event.message.offset
+            if len(events) >= max_:
+                buffer_full.set()
+                buffer_consumed.clear()
+                await stream.wait(buffer_consumed)  # never more than `max_` in a batch
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # as faust's: a stream that cannot buffer stops, loudly
+            stream.log.exception("Error adding to take buffer: %r", exc)
+            await stream.crash(exc)
         return value
 
     def waiting() -> int:
         """Messages Kafka held beyond the batch's, in its partitions, at the last fetch."""
         consumer = stream.app.consumer
-        assigned = consumer.assignment()  # aiokafka refuses the highwater of any other
-        highwaters = (
-            (consumer.highwater(tp), offset) for tp, offset in taken.items() if tp in assigned
-        )
-        return sum(max(0, high - 1 - offset) for high, offset in highwaters if high is not None)
+        total = 0
+        for tp, offset in taken.items():
+            try:
+                high = consumer.highwater(tp)
+            except AssertionError:
+                # aiokafka asserts the partition is assigned, and a rebalance runs on the
+                # consumer's own thread: a partition just revoked has no backlog here.
+                continue
+            if high is not None:
+                total += max(0, high - 1 - offset)
+        return total
 
     stream.enable_acks = False  # acked here, once the caller took the batch
     stream.add_processor(add_to_buffer)

@@ -115,9 +115,9 @@ class Settings(BaseSettings):
     batch_backlog_within: float = Field(
         0.1,
         ge=0,
-        description="Seconds a batch may go on gathering, up to BATCH_MAX, while messages it "
-        "has not taken wait in the stream (env BATCH_BACKLOG_WITHIN): larger batches drain a "
-        "backlog on less CPU per event, and a steady load never waits for it. At most "
+        description="Seconds a batch may go on gathering, up to BATCH_MAX, while Kafka holds ten "
+        "batches more (env BATCH_BACKLOG_WITHIN): larger batches drain a large backlog on less "
+        "CPU per event; a steady load and its short stalls do not wait for it. At most "
         "BATCH_WITHIN means faust's own batching (streams/batching.py).",
     )
     dedupe_window: float = Field(
