@@ -90,9 +90,10 @@ async def _take_batches(
         for tp, offset in taken.items():
             try:
                 high = consumer.highwater(tp)
-            except AssertionError:
-                # aiokafka asserts the partition is assigned, and a rebalance runs on the
-                # consumer's own thread: a partition just revoked has no backlog here.
+            except (AssertionError, AttributeError):
+                # A rebalance runs on the consumer's own thread: aiokafka asserts the partition
+                # is assigned, or finds its state gone between the two. A partition just
+                # revoked has no backlog here.
                 continue
             if high is not None:
                 total += max(0, high - 1 - offset)

@@ -8,7 +8,7 @@ from streams.batching import BACKLOG_BATCHES, keeps_gathering
 
 def test_a_batch_goes_on_while_a_large_backlog_waits() -> None:
     assert keeps_gathering(300, max_=1000, waiting=BACKLOG_BATCHES * 1000, seconds_left=0.05)
-    assert keeps_gathering(0, max_=1000, waiting=500_000, seconds_left=0.05)
+    assert keeps_gathering(1, max_=1000, waiting=500_000, seconds_left=0.05)
 
 
 def test_a_steady_load_and_its_short_stalls_are_not_held_back() -> None:
