@@ -118,8 +118,8 @@ class Settings(BaseSettings):
         description="Seconds a batch may go on gathering, up to BATCH_MAX, while Kafka holds ten "
         "batches more (env BATCH_BACKLOG_WITHIN; e.g. 0.1): larger batches drain a large "
         "backlog on less CPU per event where its events repeat accounts (10,000 accounts: 20-30% "
-        "faster). Off by default: at 100,000 accounts full benches with it drained no faster and "
-        "their latency was worse (docs/benchmarks.md). At most BATCH_WITHIN means faust's own "
+        "faster). Off by default until full runs at 100,000 accounts compare it on one machine "
+        "state (docs/benchmarks.md, Backlog batches). At most BATCH_WITHIN means faust's own "
         "batching (streams/batching.py).",
     )
     dedupe_window: float = Field(

@@ -195,7 +195,7 @@ async def test_the_domain_map_shares_compact_hashes_among_many_domains(redis_cli
     assert len(keys) < len(named) / 2
     assert await client.exists(*keys) == len(keys)
     for key in list(keys)[:20]:
-        # Redis Cluster hashes only the text of the first {...}: each hash has a slot of its own.
+        # Redis Cluster hashes only the text of the first {...}: each hash has a tag of its own.
         assert key.startswith("{") and key.index("}") == len(key) - 1
         assert await client.object("encoding", key) == b"listpack"
 
