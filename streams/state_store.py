@@ -30,7 +30,44 @@ from redis.typing import EncodableT, FieldT
 
 from scoring.state import StateDecodeError
 
-# KEYS: fence, offset, outbox, due, account keys..., rank keys...
+# The due and ranking sorted sets of a partition are each split into this many buckets, an
+# account's by `sorted_set_bucket`: a set of ~100 entries is a listpack, ~30 B an entry, where
+# one set of the partition's ~25,000 was a skiplist at ~85 B (docs/redis-layout.md). Stored
+# data depends on this number and on the hash: changing either moves every account.
+SORTED_SET_BUCKETS = 256
+# A polynomial hash of the id's bytes, modulo the largest prime under 2**32: each step stays under
+# 2**53, exact in Lua's numbers (doubles). The large multiplier spreads ids that differ in their
+# last characters (`acct-000001`, `acct-000002`): 25,000 such ids fill 256 buckets with 76-122.
+_BUCKET_MULTIPLIER = 1_000_003
+_BUCKET_MODULUS = 4_294_967_291
+
+# `sorted_set_bucket` in Lua, for the scripts that name an account's bucket themselves.
+_LUA_BUCKET = f"""
+local bucket_of = {{}}
+local function bucket(account)
+  local found = bucket_of[account]
+  if found == nil then
+    local h = 0
+    for i = 1, #account do
+      h = (h * {_BUCKET_MULTIPLIER} + string.byte(account, i)) % {_BUCKET_MODULUS}
+    end
+    found = h % {SORTED_SET_BUCKETS}
+    bucket_of[account] = found
+  end
+  return found
+end
+"""
+
+
+def sorted_set_bucket(account_id: str) -> int:
+    """The bucket of the due and ranking sets that holds `account_id` (as `_LUA_BUCKET`)."""
+    h = 0
+    for byte in account_id.encode():
+        h = (h * _BUCKET_MULTIPLIER + byte) % _BUCKET_MODULUS
+    return h % SORTED_SET_BUCKETS
+
+
+# KEYS: fence, offset, outbox, account keys...
 # ARGV: token, applied offset ('' when the write consumes no offset: sweep, rescore),
 #       n_accounts, n_outbox, length in bytes of the account keys' prefix (`{P}:a:`),
 #       n_shapes, then per shape (the field names some accounts write): n_fields, names...;
@@ -38,14 +75,20 @@ from scoring.state import StateDecodeError
 #       per account, one record: <I4 length of each of its shape's fields, then the values;
 #       outbox payloads;
 #       n_others, then the ids of accounts that due or ranks name but that are not written;
-#       due as two strings: <I4 member per entry, <d time per entry (NaN: unschedule);
-#       n_models, then per model: first rank key index, n_tiers, and its entries as four strings:
+#       the due sets' name without the bucket (`{P}:due:`), then due as two strings: <I4 member
+#       per entry, <d time per entry (NaN: unschedule);
+#       n_models, then per model: n_tiers, each tier's ranking sets' name without the bucket
+#       (`{P}:ranking:<model>:<tier>:`, highest tier first), and its entries as four strings:
 #       <I4 member, tier index (a byte), previous tier index (a byte, 255 = unknown), <d total.
 # A member is an account by number: the written accounts in order (the id is its key without the
 # prefix), then the others. Numbers travel packed, a few arguments per batch rather than several
 # per account: each argument costs the worker ~0.65 µs to pack and Redis one to parse
 # (docs/benchmarks.md). Redis passes a Lua number on with 17 significant digits: exact.
-COMMIT_SCRIPT = """
+# The script names each account's due and ranking buckets itself (as BullMQ's scripts name their
+# keys): every bucket carries the partition's hash tag, so it is in the same Cluster slot.
+COMMIT_SCRIPT = (
+    _LUA_BUCKET
+    + """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then
   return 0
 end
@@ -72,7 +115,7 @@ local record_shapes = ARGV[at]
 at = at + 1
 local members = {}
 for i = 1, n_accounts do
-  local key, record = KEYS[4 + i], ARGV[at]
+  local key, record = KEYS[3 + i], ARGV[at]
   at = at + 1
   members[i] = string.sub(key, prefix_length + 1)
   local names = shapes[struct.unpack('<H', record_shapes, 2 * i - 1)]
@@ -96,41 +139,48 @@ for i = 1, tonumber(ARGV[at]) do
   members[n_accounts + i] = ARGV[at + i]
 end
 at = at + tonumber(ARGV[at]) + 1
-local due_members, due_times = ARGV[at], ARGV[at + 1]
-at = at + 2
+local due_sets, due_members, due_times = ARGV[at], ARGV[at + 1], ARGV[at + 2]
+at = at + 3
 for e = 1, #due_times / 8 do
   local account = members[struct.unpack('<I4', due_members, 4 * e - 3)]
   local due = struct.unpack('<d', due_times, 8 * e - 7)
   if due ~= due then
-    redis.call('ZREM', KEYS[4], account)
+    redis.call('ZREM', due_sets .. bucket(account), account)
   else
-    redis.call('ZADD', KEYS[4], due, account)
+    redis.call('ZADD', due_sets .. bucket(account), due, account)
   end
 end
 local n_models = tonumber(ARGV[at])
 at = at + 1
 for m = 1, n_models do
-  local first, n_tiers = tonumber(ARGV[at]), tonumber(ARGV[at + 1])
-  local ranked, tiers = ARGV[at + 2], ARGV[at + 3]
-  local previous_tiers, totals = ARGV[at + 4], ARGV[at + 5]
-  at = at + 6
+  local n_tiers = tonumber(ARGV[at])
+  local sets = {}  -- by tier index, from 0
+  for t = 0, n_tiers - 1 do
+    sets[t] = ARGV[at + 1 + t]
+  end
+  at = at + n_tiers + 1
+  local ranked, tiers = ARGV[at], ARGV[at + 1]
+  local previous_tiers, totals = ARGV[at + 2], ARGV[at + 3]
+  at = at + 4
   for e = 1, #tiers do
     local account = members[struct.unpack('<I4', ranked, 4 * e - 3)]
+    local b = bucket(account)
     local tier, previous = string.byte(tiers, e), string.byte(previous_tiers, e)
     if previous == 255 then
       for t = 0, n_tiers - 1 do
         if t ~= tier then
-          redis.call('ZREM', KEYS[first + t], account)
+          redis.call('ZREM', sets[t] .. b, account)
         end
       end
     elseif previous ~= tier then
-      redis.call('ZREM', KEYS[first + previous], account)
+      redis.call('ZREM', sets[previous] .. b, account)
     end
-    redis.call('ZADD', KEYS[first + tier], struct.unpack('<d', totals, 8 * e - 7), account)
+    redis.call('ZADD', sets[tier] .. b, struct.unpack('<d', totals, 8 * e - 7), account)
   end
 end
 return 1
 """
+)
 
 # KEYS: the accounts' hashes (one partition, so one hash tag: a single Cluster slot); ARGV: the
 # field names. One reply for the whole batch: redis-py handles a pipelined command per account
@@ -153,6 +203,149 @@ end
 redis.call('LTRIM', KEYS[2], tonumber(ARGV[2]), -1)
 return 1
 """
+
+# The queries below read every bucket of a partition's sets in one call and keep the best
+# `limit` entries as they go: past 2 x limit they prune and read the next buckets only above (or
+# below) the limit-th, so a call reads about `limit` entries per set rather than the whole set.
+# KEYS: the fence (not read: it routes the call to the partition's Cluster node).
+
+# ARGV: limit, then the ranking sets' names without the bucket (`PartitionKeys.ranking_sets`).
+# Returns member, total, member, total... highest total first (ties by member).
+TOP_SCRIPT = f"""
+local limit = tonumber(ARGV[1])
+local best, floor = {{}}, '-inf'
+local function higher(x, y)
+  if x[2] ~= y[2] then
+    return x[2] > y[2]
+  end
+  return x[1] < y[1]
+end
+for s = 2, #ARGV do
+  for b = 0, {SORTED_SET_BUCKETS - 1} do
+    local found = redis.call('ZREVRANGEBYSCORE', ARGV[s] .. b, '+inf', floor, 'WITHSCORES',
+      'LIMIT', 0, limit)
+    for i = 1, #found, 2 do
+      best[#best + 1] = {{found[i], tonumber(found[i + 1]), found[i + 1]}}
+    end
+    if #best >= 2 * limit then
+      table.sort(best, higher)
+      for i = #best, limit + 1, -1 do
+        best[i] = nil
+      end
+      floor = best[limit][3]
+    end
+  end
+end
+table.sort(best, higher)
+local out = {{}}
+for i = 1, math.min(limit, #best) do
+  out[2 * i - 1], out[2 * i] = best[i][1], best[i][3]
+end
+return out
+"""
+
+# ARGV: the due sets' name without the bucket, until, limit. Returns the members due at or before
+# `until`, at most `limit`, the earliest first (ties by member).
+DUE_SCRIPT = f"""
+local sets, ceiling, limit = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local due = {{}}
+local function earlier(x, y)
+  if x[2] ~= y[2] then
+    return x[2] < y[2]
+  end
+  return x[1] < y[1]
+end
+for b = 0, {SORTED_SET_BUCKETS - 1} do
+  local found = redis.call('ZRANGEBYSCORE', sets .. b, '-inf', ceiling, 'WITHSCORES',
+    'LIMIT', 0, limit)
+  for i = 1, #found, 2 do
+    due[#due + 1] = {{found[i], tonumber(found[i + 1]), found[i + 1]}}
+  end
+  if #due >= 2 * limit then
+    table.sort(due, earlier)
+    for i = #due, limit + 1, -1 do
+      due[i] = nil
+    end
+    ceiling = due[limit][3]
+  end
+end
+table.sort(due, earlier)
+local out = {{}}
+for i = 1, math.min(limit, #due) do
+  out[i] = due[i][1]
+end
+return out
+"""
+
+# ARGV: the ranking sets' names without the bucket. Returns each one's entries over its buckets.
+COUNT_SCRIPT = f"""
+local counts = {{}}
+for s = 1, #ARGV do
+  local n = 0
+  for b = 0, {SORTED_SET_BUCKETS - 1} do
+    n = n + redis.call('ZCARD', ARGV[s] .. b)
+  end
+  counts[s] = n
+end
+return counts
+"""
+
+# Moves up to `chunk` entries of each sorted set that versions before 2026-12-02 kept whole into
+# the buckets. KEYS: fence, the whole due set, the whole ranking sets (model by model, its tiers in
+# order). ARGV: token, chunk, the due sets' name without the bucket, n_models, then per model:
+# n_tiers and each tier's ranking sets' name without the bucket. What a bucket holds is newer
+# than the whole sets and wins: a due time already there stays, and an account ranked in any
+# tier of a model's buckets is not ranked again. Returns the entries taken, -1 when fenced.
+MOVE_WHOLE_SETS_SCRIPT = (
+    _LUA_BUCKET
+    + """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then
+  return -1
+end
+local chunk = tonumber(ARGV[2])
+local taken = 0
+local function take(key)
+  local entries = redis.call('ZRANGE', key, 0, chunk - 1, 'WITHSCORES')
+  if #entries > 0 then
+    redis.call('ZREMRANGEBYRANK', key, 0, #entries / 2 - 1)
+  end
+  taken = taken + #entries / 2
+  return entries
+end
+local entries = take(KEYS[2])
+for i = 1, #entries, 2 do
+  redis.call('ZADD', ARGV[3] .. bucket(entries[i]), 'NX', entries[i + 1], entries[i])
+end
+local at, k = 5, 3
+for m = 1, tonumber(ARGV[4]) do
+  local n_tiers = tonumber(ARGV[at])
+  local sets = {}
+  for t = 1, n_tiers do
+    sets[t] = ARGV[at + t]
+  end
+  at = at + n_tiers + 1
+  for t = 1, n_tiers do
+    entries = take(KEYS[k])
+    k = k + 1
+    for i = 1, #entries, 2 do
+      local account = entries[i]
+      local b = bucket(account)
+      local ranked = false
+      for u = 1, n_tiers do
+        if redis.call('ZSCORE', sets[u] .. b, account) then
+          ranked = true
+          break
+        end
+      end
+      if not ranked then
+        redis.call('ZADD', sets[t] .. b, entries[i + 1], account)
+      end
+    end
+  end
+end
+return taken
+"""
+)
 
 
 # The stored profile (hash field `p`) is deflated with this preset dictionary: the keys and
@@ -545,14 +738,32 @@ class PartitionKeys:
         return f"{self.tag}:outbox"
 
     @property
-    def due(self) -> str:
-        return f"{self.tag}:due"
+    def due_sets(self) -> str:
+        """The name of the due sets without their bucket (`sorted_set_bucket`): accounts by the
+        time their next tier drop is due."""
+        return f"{self.tag}:due:"
+
+    def due(self, bucket: int) -> str:
+        return f"{self.due_sets}{bucket}"
 
     def account(self, account_id: str) -> str:
         return f"{self.tag}:a:{account_id}"
 
-    def rank(self, model: str, tier: str) -> str:
-        """Accounts of one model and tier, scored by total."""
+    def ranking_sets(self, model: str, tier: str) -> str:
+        """The name of the ranking sets of one model and tier without their bucket
+        (`sorted_set_bucket`): accounts by total."""
+        return f"{self.tag}:ranking:{model}:{tier}:"
+
+    def ranking(self, model: str, tier: str, bucket: int) -> str:
+        return f"{self.ranking_sets(model, tier)}{bucket}"
+
+    @property
+    def whole_due(self) -> str:
+        """The due set as versions before 2026-12-02 kept it, not bucketed: moved, never written."""
+        return f"{self.tag}:due"
+
+    def whole_ranking(self, model: str, tier: str) -> str:
+        """A ranking set as versions before 2026-12-02 kept it: moved, never written."""
         return f"{self.tag}:rank:{model}:{tier}"
 
     @property
@@ -570,6 +781,10 @@ class StateStore:
         self._commit = client.register_script(COMMIT_SCRIPT)
         self._trim = client.register_script(TRIM_SCRIPT)
         self._read = client.register_script(READ_SCRIPT)
+        self._top = client.register_script(TOP_SCRIPT)
+        self._due = client.register_script(DUE_SCRIPT)
+        self._count = client.register_script(COUNT_SCRIPT)
+        self._move_whole_sets = client.register_script(MOVE_WHOLE_SETS_SCRIPT)
 
     def keys(self, partition: int) -> PartitionKeys:
         return PartitionKeys(self.prefix, partition)
@@ -633,7 +848,7 @@ class StateStore:
         sent, when its columns do not agree."""
         batch.check()
         keys = self.keys(partition)
-        all_keys = [keys.fence, keys.offset(source), keys.outbox, keys.due]
+        all_keys = [keys.fence, keys.offset(source), keys.outbox]
         all_keys.extend(map(keys.account, batch.accounts))
         written = b""
         if batch.due_members is None or any(r.members is None for r in batch.rankings):
@@ -641,8 +856,8 @@ class StateStore:
         rank_args: list[bytes | str | int] = [len(batch.rankings)]
         for ranking in batch.rankings:
             _check_tier_count(ranking.model, ranking.tiers)
-            rank_args.extend((len(all_keys) + 1, len(ranking.tiers)))  # Lua counts from 1
-            all_keys.extend(keys.rank(ranking.model, tier) for tier in ranking.tiers)
+            rank_args.append(len(ranking.tiers))
+            rank_args.extend(keys.ranking_sets(ranking.model, tier) for tier in ranking.tiers)
             rank_args.extend(
                 (
                     written if ranking.members is None else ranking.members,
@@ -667,6 +882,7 @@ class StateStore:
         args.extend(outbox)
         args.append(len(batch.others))
         args.extend(batch.others)
+        args.append(keys.due_sets)
         args.append(written if batch.due_members is None else batch.due_members)
         args.append(batch.due_times)
         args.extend(rank_args)
@@ -692,11 +908,11 @@ class StateStore:
         return bool(await self._trim(keys=[keys.fence, keys.outbox], args=[token, count]))
 
     async def due_accounts(self, partition: int, until: float, limit: int = 1000) -> list[str]:
-        """Accounts of the partition whose next tier drop is due at or before `until`."""
-        members = await self.client.zrangebyscore(
-            self.keys(partition).due, "-inf", until, start=0, num=limit
-        )
-        return [_text(cast(bytes, m)) for m in members]
+        """Accounts of the partition whose next tier drop is due at or before `until`, at most
+        `limit`, the earliest first."""
+        keys = self.keys(partition)
+        members = await self._due(keys=[keys.fence], args=[keys.due_sets, repr(until), limit])
+        return [_text(m) for m in members]
 
     async def top(
         self, partitions: Sequence[int], model: str, tiers: Sequence[str], limit: int
@@ -704,15 +920,14 @@ class StateStore:
         """The `limit` accounts with the highest totals among `tiers` of `model`, best first."""
         async with self.client.pipeline(transaction=False) as pipe:
             for partition in partitions:
-                for tier in tiers:
-                    pipe.zrevrange(
-                        self.keys(partition).rank(model, tier), 0, limit - 1, withscores=True
-                    )
+                keys = self.keys(partition)
+                sets = [keys.ranking_sets(model, tier) for tier in tiers]
+                await self._top(keys=[keys.fence], args=[limit, *sets], client=pipe)
             results = await pipe.execute()
         merged = [
-            (_text(cast(bytes, member)), float(score))
+            (_text(result[i]), float(result[i + 1]))
             for result in results
-            for member, score in result
+            for i in range(0, len(result), 2)
         ]
         merged.sort(key=lambda item: (-item[1], item[0]))
         return merged[:limit]
@@ -723,13 +938,46 @@ class StateStore:
         """How many accounts of the partitions sit in each tier of `model`."""
         async with self.client.pipeline(transaction=False) as pipe:
             for partition in partitions:
-                for tier in tiers:
-                    pipe.zcard(self.keys(partition).rank(model, tier))
+                keys = self.keys(partition)
+                sets = [keys.ranking_sets(model, tier) for tier in tiers]
+                await self._count(keys=[keys.fence], args=sets, client=pipe)
             results = await pipe.execute()
         counts = dict.fromkeys(tiers, 0)
-        for index, count in enumerate(results):
-            counts[tiers[index % len(tiers)]] += count
+        for result in results:
+            for tier, count in zip(tiers, result, strict=True):
+                counts[tier] += count
         return counts
+
+    async def move_whole_sorted_sets(
+        self,
+        partition: int,
+        token: str,
+        rankings: Sequence[tuple[str, Sequence[str]]],
+        chunk: int = 200,
+    ) -> int:
+        """Moves the due and ranking sets that versions before 2026-12-02 kept whole
+        (`PartitionKeys.whole_due`, `whole_ranking`) into their buckets, a chunk of each set per
+        call (a few milliseconds of Redis), until they are gone; returns the entries moved.
+
+        `rankings` names each loaded model and its tiers; whole sets of other models or tiers
+        are left (docs/redis-layout.md). Run by a worker that has just taken the partition's
+        fence, before its first commit: a bucket's entries then win, since they are newer (a
+        worker of an earlier version may have written the whole sets meanwhile). Fenced like a
+        commit: stops, moving nothing more, once another worker owns the partition."""
+        keys = self.keys(partition)
+        whole = [keys.fence, keys.whole_due]
+        args: list[str | int] = [token, chunk, keys.due_sets, len(rankings)]
+        for model, tiers in rankings:
+            _check_tier_count(model, tiers)
+            whole.extend(keys.whole_ranking(model, tier) for tier in tiers)
+            args.append(len(tiers))
+            args.extend(keys.ranking_sets(model, tier) for tier in tiers)
+        moved = 0
+        while True:
+            taken = int(await self._move_whole_sets(keys=whole, args=args))
+            if taken <= 0:
+                return moved
+            moved += taken
 
     async def account_ids(self, cursor: int, count: int) -> tuple[int, list[tuple[int, str]]]:
         """One SCAN step over the accounts of every partition: (next cursor, (partition,

@@ -157,6 +157,7 @@ class Worker:
         self.hinted_at = 0.0
         self.locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
         self.versions = ",".join(f"{m.id}:{m.version}" for m in sorted(models, key=lambda m: m.id))
+        self.rankings = [(m.id, [tier.name for tier in m.tiers]) for m in models]
         self.source_names = {
             names[Destination.EVENTS]: "events",
             names[Destination.PROFILES]: "profiles",
@@ -244,6 +245,20 @@ class Worker:
             token = await self.retry(
                 "take fence", functools.partial(self.store.take_fence, partition)
             )
+            # Before the partition's first commit: a bucket's entries must be the newer ones.
+            moved = await self.retry(
+                "move whole sorted sets",
+                functools.partial(
+                    self.store.move_whole_sorted_sets, partition, token, self.rankings
+                ),
+            )
+            if moved:
+                log.info(
+                    "partition %d: moved %d entries of its due and ranking sets into buckets "
+                    "(once, after an upgrade)",
+                    partition,
+                    moved,
+                )
             self.fences[partition] = Fence(token, generation)
             log.info("owning partition %d", partition)
         done, self.assignment_done = self.assignment_done, asyncio.Event()

@@ -14,7 +14,8 @@ used_memory` before and after (FLUSHALL in between, each figure from a fresh con
    deflated profile, one blob per model), `Pipeline.rank` and `Pipeline.due_time` per account,
    written by `StateStore.commit` (the real Lua commit, 500 accounts per call) and
    `StateStore.remember_domains`; Redis configured like the local stack
-   (`hash-max-listpack-value 1024`, other encodings at their defaults).
+   (`hash-max-listpack-value 1024`, `zset-max-listpack-entries 256`, other encodings at their
+   defaults).
 2. **bucketed**: per partition, accounts hashed (crc32 of the id) into hashes of ~N accounts
    (`{P}:b:<bucket>`, fields `<account>:<field>`), the ranking and due sorted sets bucketed the
    same way (`{P}:rank:<model>:<tier>:<bucket>`, `{P}:due:<bucket>`), the domain map in hashes
@@ -318,7 +319,7 @@ async def measure_current(
         {
             "hash-max-listpack-value": 1024,  # as the local stack and docker-compose.yml run it
             "hash-max-listpack-entries": 128,
-            "zset-max-listpack-entries": 128,
+            "zset-max-listpack-entries": 256,  # as the local stack and docker-compose.yml run it
             "zset-max-listpack-value": 64,
         },
     )
@@ -355,11 +356,15 @@ async def measure_current(
 
     client = connect_redis(url())
     account_keys = [store.keys(r.partition).account(r.account_id) for r in records]
-    sorted_sets = [k.decode() if isinstance(k, bytes) else k for k in await client.keys("*:rank:*")]
-    sorted_sets += [store.keys(p).due for p in by_partition]
+    sorted_sets = [
+        k.decode() if isinstance(k, bytes) else k
+        for pattern in ("*:ranking:*", "*:due:*")
+        for k in await client.keys(pattern)
+    ]
     names = tuple(records[0].write.fields)
     measured = Measured(
-        "current (hash per account, sorted sets per partition, domain map in 4,096 hashes)",
+        "current (hash per account, sorted sets in 256 buckets per partition, "
+        "domain map in 4,096 hashes)",
         after - before,
         parts=(0.0, 0.0, after - committed),
         keys=int(await client.dbsize()),

@@ -398,9 +398,9 @@ async def memory_breakdown(
     sorted_sets = 0
     for p in range(dep.partitions):
         tag = PartitionKeys(dep.settings.key_prefix, p).tag
-        async for key in client.scan_iter(match=f"{tag}:rank:*", count=1000):
-            sorted_sets += int(await client.memory_usage(key, samples=0) or 0)
-        sorted_sets += int(await client.memory_usage(f"{tag}:due", samples=0) or 0)
+        for pattern in (f"{tag}:ranking:*", f"{tag}:due:*"):
+            async for key in client.scan_iter(match=pattern, count=1000):
+                sorted_sets += int(await client.memory_usage(key, samples=0) or 0)
     out = {"account hash (MEMORY USAGE)": sum(usage) / len(usage)}
     for label, sizes in sorted(fields.items()):
         out[f"field {label} value"] = sum(sizes) / len(sizes)

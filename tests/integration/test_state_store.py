@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 
 from streams.state_store import (
@@ -12,6 +14,7 @@ from streams.state_store import (
     PartitionKeys,
     Rank,
     StateStore,
+    sorted_set_bucket,
 )
 
 pytestmark = pytest.mark.redis
@@ -78,8 +81,10 @@ async def test_commit_keeps_numbers_exact_binary_values_whole_and_any_account_or
         odd: {b"m": b"", b"s:nb": blob},
         "plain": {b"m": b"\x00"},
     }
-    due = await client.zrange(store.keys(6).due, 0, -1, withscores=True)
-    assert due == [(b"plain", -86_400.25), (b"ranked-only", 1e-300), (odd.encode(), 0.1 + 0.2)]
+    keys = store.keys(6)
+    due = {a: await client.zscore(keys.due(sorted_set_bucket(a)), a) for a in ("plain", odd)}
+    assert due == {"plain": -86_400.25, odd: 0.1 + 0.2}
+    assert await store.due_accounts(6, until=1.0) == ["plain", "ranked-only", odd]
     assert await store.top([6], "nb", list(tiers), 10) == [(odd, 2 / 3), ("ranked-only", 1 / 3)]
 
     # What it cannot store is refused, not written wrong.
@@ -170,7 +175,14 @@ async def test_outbox_is_cleared_only_up_to_what_was_acknowledged(redis_client) 
 
 def test_every_key_of_a_partition_shares_one_cluster_hash_tag() -> None:
     keys = PartitionKeys("scorer", 7)
-    all_keys = [keys.fence, keys.offset("events"), keys.outbox, keys.due, keys.account("a:{x}")]
+    all_keys = [
+        keys.fence,
+        keys.offset("events"),
+        keys.outbox,
+        keys.due(0),
+        keys.ranking("nb", "hot", 255),
+        keys.account("a:{x}"),
+    ]
     # Redis Cluster hashes only the text of the first {...} of a key.
     assert {key[key.index("{") + 1 : key.index("}")] for key in all_keys} == {"scorer:p7"}
 
@@ -309,3 +321,107 @@ async def test_one_walk_lists_the_accounts_of_every_partition_with_their_partiti
             break
 
     assert sorted(found) == [(5, "x"), (5, "y"), (12, "z")]
+
+
+async def test_due_and_ranking_sets_are_compact_buckets_named_alike_by_lua_and_python(
+    redis_client,
+) -> None:
+    # The commit script names an account's bucket itself; the queries read every bucket. Both
+    # must agree with `sorted_set_bucket`, byte for byte of the id (any text).
+    client, prefix = redis_client
+    store = StateStore(client, prefix)
+    token = await store.take_fence(1)
+    tiers = ("hot", "cold")
+    accounts = [f"acct-{n:06d}" for n in range(3_000)] + ["ünï:{cöde} 7", "日本"]
+    await store.commit(
+        1,
+        token,
+        "events",
+        1,
+        [],
+        [],
+        {a: 1_000.0 + n for n, a in enumerate(accounts)},
+        [Rank(a, "nb", tiers, "cold", float(n)) for n, a in enumerate(accounts)],
+    )
+
+    keys = store.keys(1)
+    for a in accounts[::97] + accounts[-2:]:
+        bucket = sorted_set_bucket(a)
+        assert await client.zscore(keys.ranking("nb", "cold", bucket), a) is not None
+        assert await client.zscore(keys.due(bucket), a) is not None
+    buckets = {sorted_set_bucket(a) for a in accounts}
+    assert len(buckets) > 250  # of 256: spread
+    for bucket in list(buckets)[:10]:
+        assert await client.object("encoding", keys.ranking("nb", "cold", bucket)) == b"listpack"
+        assert await client.object("encoding", keys.due(bucket)) == b"listpack"
+
+
+async def test_top_due_and_counts_read_every_bucket_and_keep_the_best(redis_client) -> None:
+    # The queries keep the best `limit` as they read the buckets and then read only above (or
+    # below) them: the answer must be the brute-force one, ties included.
+    client, prefix = redis_client
+    store = StateStore(client, prefix)
+    token = await store.take_fence(2)
+    tiers = ("hot", "warm", "cold")
+    accounts = [f"a{n}" for n in range(2_000)]
+    totals = {a: float((n * 7919) % 1_000) / 8 for n, a in enumerate(accounts)}  # with ties
+    tier_of = {a: tiers[n % 3] for n, a in enumerate(accounts)}
+    due = {a: float((n * 104_729) % 5_000) for n, a in enumerate(accounts)}
+    await store.commit(
+        2,
+        token,
+        "events",
+        1,
+        [],
+        [],
+        due,
+        [Rank(a, "nb", tiers, tier_of[a], totals[a]) for a in accounts],
+    )
+
+    def best(among: list[str], limit: int) -> list[tuple[str, float]]:
+        ranked = sorted(((a, totals[a]) for a in among), key=lambda item: (-item[1], item[0]))
+        return ranked[:limit]
+
+    assert await store.top([2], "nb", list(tiers), 25) == best(accounts, 25)
+    warm = [a for a in accounts if tier_of[a] == "warm"]
+    assert await store.top([2], "nb", ["warm"], 40) == best(warm, 40)
+    assert await store.top([2], "nb", ["hot", "warm"], 5_000) == best(
+        [a for a in accounts if tier_of[a] != "cold"], 5_000
+    )
+    earliest = sorted((t, a) for a, t in due.items() if t <= 2_500.0)
+    assert await store.due_accounts(2, until=2_500.0, limit=30) == [a for _, a in earliest[:30]]
+    assert await store.due_accounts(2, until=2_500.0, limit=5_000) == [a for _, a in earliest]
+    assert await store.tier_counts([2], "nb", list(tiers)) == dict(Counter(tier_of.values()))
+
+
+async def test_whole_sets_of_earlier_versions_move_into_their_buckets_and_yield_to_newer_entries(
+    redis_client,
+) -> None:
+    client, prefix = redis_client
+    store = StateStore(client, prefix)
+    token = await store.take_fence(3)
+    keys = store.keys(3)
+    tiers = ("hot", "warm", "cold")
+    # As an earlier version left them: one set each, not bucketed.
+    await client.zadd(keys.whole_due, {"a": 5.0, "b": 6.0})
+    await client.zadd(keys.whole_ranking("nb", "hot"), {"a": 80.0})
+    await client.zadd(keys.whole_ranking("nb", "warm"), {"b": 50.0, "c": 40.0})
+    await client.zadd(keys.whole_ranking("gone", "hot"), {"a": 1.0})  # a model not loaded
+    # Newer than those: written by this version since.
+    await store.commit(
+        3, token, "events", 1, [], [], {"b": 7.0}, [Rank("c", "nb", tiers, "hot", 75.0)]
+    )
+
+    # Another worker's token moves nothing.
+    assert await store.move_whole_sorted_sets(3, "not-the-owner", [("nb", tiers)]) == 0
+    assert await client.zcard(keys.whole_due) == 2
+
+    assert await store.move_whole_sorted_sets(3, token, [("nb", tiers)], chunk=1) == 5
+
+    assert await store.top([3], "nb", list(tiers), 10) == [("a", 80.0), ("c", 75.0), ("b", 50.0)]
+    assert await store.tier_counts([3], "nb", list(tiers)) == {"hot": 2, "warm": 1, "cold": 0}
+    assert await store.due_accounts(3, until=100.0) == ["a", "b"]
+    assert await client.zscore(keys.due(sorted_set_bucket("b")), "b") == 7.0
+    assert await client.exists(keys.whole_due, keys.whole_ranking("nb", "warm")) == 0
+    assert await client.zcard(keys.whole_ranking("gone", "hot")) == 1  # left, documented
+    assert await store.move_whole_sorted_sets(3, token, [("nb", tiers)]) == 0

@@ -78,3 +78,20 @@ async def test_a_batch_of_an_assignment_in_progress_waits_for_its_fence(worker: 
     await assign(worker, 2, {0, 1})
     await asyncio.wait_for(early, 5)
     assert work.tokens == [worker.fences[1].token]
+
+
+async def test_a_newly_owned_partition_moves_the_whole_sets_of_an_earlier_version_first(
+    worker: Worker,
+) -> None:
+    """Versions before 2026-12-02 kept one due set and one ranking set per tier, not bucketed:
+    taking the partition moves them, before any batch can commit to it."""
+    model, tiers = worker.rankings[0]
+    keys = worker.store.keys(0)
+    await worker.redis.zadd(keys.whole_ranking(model, tiers[0]), {"acct-old": 88.5})
+    await worker.redis.zadd(keys.whole_due, {"acct-old": 1_700_000_000.0})
+
+    await assign(worker, 1, {0})
+
+    assert await worker.store.top([0], model, tiers, 5) == [("acct-old", 88.5)]
+    assert await worker.store.due_accounts(0, until=1_800_000_000.0) == ["acct-old"]
+    assert await worker.redis.exists(keys.whole_due, keys.whole_ranking(model, tiers[0])) == 0
