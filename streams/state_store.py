@@ -209,23 +209,50 @@ return 1
 # below) the limit-th, so a call reads about `limit` entries per set rather than the whole set.
 # KEYS: the fence (not read: it routes the call to the partition's Cluster node).
 
-# ARGV: limit, then the ranking sets' names without the bucket (`PartitionKeys.ranking_sets`).
-# Returns member, total, member, total... highest total first (ties by member).
-TOP_SCRIPT = f"""
+# Ties go by member, in byte order: Lua's own `<` on strings follows the server's locale.
+_LUA_BYTES_BEFORE = """
+local function bytes_before(a, b)
+  for i = 1, math.min(#a, #b) do
+    local x, y = string.byte(a, i), string.byte(b, i)
+    if x ~= y then
+      return x < y
+    end
+  end
+  return #a < #b
+end
+"""
+
+# ARGV: limit (at least 1), then the ranking sets' names without the bucket
+# (`PartitionKeys.ranking_sets`). Returns member, total, member, total... highest total first,
+# ties by member. A bucket's reply cut at `limit` may split the members of its last total (Redis
+# orders them backwards here): all of that total's are read.
+TOP_SCRIPT = (
+    _LUA_BYTES_BEFORE
+    + f"""
 local limit = tonumber(ARGV[1])
 local best, floor = {{}}, '-inf'
 local function higher(x, y)
   if x[2] ~= y[2] then
     return x[2] > y[2]
   end
-  return x[1] < y[1]
+  return bytes_before(x[1], y[1])
 end
 for s = 2, #ARGV do
   for b = 0, {SORTED_SET_BUCKETS - 1} do
-    local found = redis.call('ZREVRANGEBYSCORE', ARGV[s] .. b, '+inf', floor, 'WITHSCORES',
-      'LIMIT', 0, limit)
+    local key = ARGV[s] .. b
+    local found = redis.call('ZREVRANGEBYSCORE', key, '+inf', floor, 'WITHSCORES', 'LIMIT', 0,
+      limit)
+    local last = #found == 2 * limit and found[#found] or nil
     for i = 1, #found, 2 do
-      best[#best + 1] = {{found[i], tonumber(found[i + 1]), found[i + 1]}}
+      if found[i + 1] ~= last then
+        best[#best + 1] = {{found[i], tonumber(found[i + 1]), found[i + 1]}}
+      end
+    end
+    if last then
+      local tied = redis.call('ZRANGEBYSCORE', key, last, last)
+      for i = 1, #tied do
+        best[#best + 1] = {{tied[i], tonumber(last), last}}
+      end
     end
     if #best >= 2 * limit then
       table.sort(best, higher)
@@ -243,17 +270,21 @@ for i = 1, math.min(limit, #best) do
 end
 return out
 """
+)
 
-# ARGV: the due sets' name without the bucket, until, limit. Returns the members due at or before
-# `until`, at most `limit`, the earliest first (ties by member).
-DUE_SCRIPT = f"""
+# ARGV: the due sets' name without the bucket, until, limit (at least 1). Returns the members due
+# at or before `until`, at most `limit`, the earliest first, ties by member (as Redis orders a
+# bucket's, so a cut at `limit` keeps the right ones).
+DUE_SCRIPT = (
+    _LUA_BYTES_BEFORE
+    + f"""
 local sets, ceiling, limit = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local due = {{}}
 local function earlier(x, y)
   if x[2] ~= y[2] then
     return x[2] < y[2]
   end
-  return x[1] < y[1]
+  return bytes_before(x[1], y[1])
 end
 for b = 0, {SORTED_SET_BUCKETS - 1} do
   local found = redis.call('ZRANGEBYSCORE', sets .. b, '-inf', ceiling, 'WITHSCORES',
@@ -276,6 +307,7 @@ for i = 1, math.min(limit, #due) do
 end
 return out
 """
+)
 
 # ARGV: the ranking sets' names without the bucket. Returns each one's entries over its buckets.
 COUNT_SCRIPT = f"""
@@ -293,9 +325,11 @@ return counts
 # Moves up to `chunk` entries of each sorted set that versions before 2026-12-02 kept whole into
 # the buckets. KEYS: fence, the whole due set, the whole ranking sets (model by model, its tiers in
 # order). ARGV: token, chunk, the due sets' name without the bucket, n_models, then per model:
-# n_tiers and each tier's ranking sets' name without the bucket. What a bucket holds is newer
-# than the whole sets and wins: a due time already there stays, and an account ranked in any
-# tier of a model's buckets is not ranked again. Returns the entries taken, -1 when fenced.
+# n_tiers and each tier's ranking sets' name without the bucket. A whole set's entry wins over
+# the account's in the buckets: every worker of this version empties the whole sets before its
+# first commit, so one that is there was written since, by a worker of an earlier version. So
+# its due time replaces the bucket's, and its ranking takes the account out of the model's other
+# tiers. Returns the entries taken, -1 when fenced.
 MOVE_WHOLE_SETS_SCRIPT = (
     _LUA_BUCKET
     + """
@@ -314,7 +348,7 @@ local function take(key)
 end
 local entries = take(KEYS[2])
 for i = 1, #entries, 2 do
-  redis.call('ZADD', ARGV[3] .. bucket(entries[i]), 'NX', entries[i + 1], entries[i])
+  redis.call('ZADD', ARGV[3] .. bucket(entries[i]), entries[i + 1], entries[i])
 end
 local at, k = 5, 3
 for m = 1, tonumber(ARGV[4]) do
@@ -330,16 +364,12 @@ for m = 1, tonumber(ARGV[4]) do
     for i = 1, #entries, 2 do
       local account = entries[i]
       local b = bucket(account)
-      local ranked = false
       for u = 1, n_tiers do
-        if redis.call('ZSCORE', sets[u] .. b, account) then
-          ranked = true
-          break
+        if u ~= t then
+          redis.call('ZREM', sets[u] .. b, account)
         end
       end
-      if not ranked then
-        redis.call('ZADD', sets[t] .. b, entries[i + 1], account)
-      end
+      redis.call('ZADD', sets[t] .. b, entries[i + 1], account)
     end
   end
 end
@@ -910,6 +940,8 @@ class StateStore:
     async def due_accounts(self, partition: int, until: float, limit: int = 1000) -> list[str]:
         """Accounts of the partition whose next tier drop is due at or before `until`, at most
         `limit`, the earliest first."""
+        if limit < 1:
+            return []
         keys = self.keys(partition)
         members = await self._due(keys=[keys.fence], args=[keys.due_sets, repr(until), limit])
         return [_text(m) for m in members]
@@ -918,6 +950,8 @@ class StateStore:
         self, partitions: Sequence[int], model: str, tiers: Sequence[str], limit: int
     ) -> list[tuple[str, float]]:
         """The `limit` accounts with the highest totals among `tiers` of `model`, best first."""
+        if limit < 1 or not tiers:
+            return []
         async with self.client.pipeline(transaction=False) as pipe:
             for partition in partitions:
                 keys = self.keys(partition)
@@ -961,9 +995,9 @@ class StateStore:
 
         `rankings` names each loaded model and its tiers; whole sets of other models or tiers
         are left (docs/redis-layout.md). Run by a worker that has just taken the partition's
-        fence, before its first commit: a bucket's entries then win, since they are newer (a
-        worker of an earlier version may have written the whole sets meanwhile). Fenced like a
-        commit: stops, moving nothing more, once another worker owns the partition."""
+        fence, before its first commit: what the whole sets hold was then written after the
+        buckets (by a worker of an earlier version) and wins over them. Fenced like a commit:
+        stops, moving nothing more, once another worker owns the partition."""
         keys = self.keys(partition)
         whole = [keys.fence, keys.whole_due]
         args: list[str | int] = [token, chunk, keys.due_sets, len(rankings)]

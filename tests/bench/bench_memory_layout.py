@@ -18,7 +18,7 @@ used_memory` before and after (FLUSHALL in between, each figure from a fresh con
    defaults).
 2. **bucketed**: per partition, accounts hashed (crc32 of the id) into hashes of ~N accounts
    (`{P}:b:<bucket>`, fields `<account>:<field>`), the ranking and due sorted sets bucketed the
-   same way (`{P}:rank:<model>:<tier>:<bucket>`, `{P}:due:<bucket>`), the domain map in hashes
+   same way (`{P}:ranking:<model>:<tier>:<bucket>`, `{P}:due:<bucket>`), the domain map in hashes
    of ~N domains (`<prefix>:domains:{<bucket>}`); the listpack limits are raised just enough
    for every key to stay listpack. Also one variant with one field per account (its values
    packed into one, 2-byte length prefixes), to show what the field names cost.
@@ -432,7 +432,7 @@ def bucketed_layout(
                 fields.update(zip(names, record.write.fields.values(), strict=True))
                 layout.reads[a] = (key, names)
             for rank in record.ranks:
-                zset = f"{tag}:rank:{rank.model}:{rank.tier}:{bucket}"
+                zset = f"{tag}:ranking:{rank.model}:{rank.tier}:{bucket}"
                 layout.zsets.setdefault(zset, {})[a] = rank.total
             if record.due is not None:
                 layout.zsets.setdefault(f"{tag}:due:{bucket}", {})[a] = record.due

@@ -394,7 +394,35 @@ async def test_top_due_and_counts_read_every_bucket_and_keep_the_best(redis_clie
     assert await store.tier_counts([2], "nb", list(tiers)) == dict(Counter(tier_of.values()))
 
 
-async def test_whole_sets_of_earlier_versions_move_into_their_buckets_and_yield_to_newer_entries(
+async def test_top_and_due_keep_the_right_members_of_a_tie_cut_at_the_limit(redis_client) -> None:
+    # Buckets of ~20 accounts and five totals: every bucket's reply is cut inside a tie, and
+    # Redis orders a tie backwards in the top's reply.
+    client, prefix = redis_client
+    store = StateStore(client, prefix)
+    token = await store.take_fence(5)
+    tiers = ("hot", "cold")
+    accounts = [f"t{n}" for n in range(5_000)]
+    totals = {a: float(n % 5) for n, a in enumerate(accounts)}
+    await store.commit(
+        5,
+        token,
+        "events",
+        1,
+        [],
+        [],
+        {a: 100.0 + totals[a] for a in accounts},
+        [Rank(a, "nb", tiers, "cold", totals[a]) for a in accounts],
+    )
+
+    by_total = sorted(accounts, key=lambda a: (-totals[a], a))
+    assert await store.top([5], "nb", list(tiers), 7) == [(a, 4.0) for a in by_total[:7]]
+    by_time = sorted(accounts, key=lambda a: (totals[a], a))
+    assert await store.due_accounts(5, until=1_000.0, limit=7) == by_time[:7]
+    assert await store.top([5], "nb", list(tiers), 0) == []
+    assert await store.due_accounts(5, until=1_000.0, limit=0) == []
+
+
+async def test_whole_sets_of_an_earlier_version_move_into_their_buckets_and_win(
     redis_client,
 ) -> None:
     client, prefix = redis_client
@@ -402,26 +430,33 @@ async def test_whole_sets_of_earlier_versions_move_into_their_buckets_and_yield_
     token = await store.take_fence(3)
     keys = store.keys(3)
     tiers = ("hot", "warm", "cold")
-    # As an earlier version left them: one set each, not bucketed.
+    # Written by this version while it owned the partition...
+    await store.commit(
+        3,
+        token,
+        "events",
+        1,
+        [],
+        [],
+        {"b": 7.0, "c": 8.0},
+        [Rank("b", "nb", tiers, "hot", 90.0), Rank("c", "nb", tiers, "hot", 75.0)],
+    )
+    # ...then by a worker of an earlier version, which keeps one whole set each.
     await client.zadd(keys.whole_due, {"a": 5.0, "b": 6.0})
     await client.zadd(keys.whole_ranking("nb", "hot"), {"a": 80.0})
-    await client.zadd(keys.whole_ranking("nb", "warm"), {"b": 50.0, "c": 40.0})
+    await client.zadd(keys.whole_ranking("nb", "warm"), {"b": 50.0})
     await client.zadd(keys.whole_ranking("gone", "hot"), {"a": 1.0})  # a model not loaded
-    # Newer than those: written by this version since.
-    await store.commit(
-        3, token, "events", 1, [], [], {"b": 7.0}, [Rank("c", "nb", tiers, "hot", 75.0)]
-    )
 
     # Another worker's token moves nothing.
     assert await store.move_whole_sorted_sets(3, "not-the-owner", [("nb", tiers)]) == 0
     assert await client.zcard(keys.whole_due) == 2
 
-    assert await store.move_whole_sorted_sets(3, token, [("nb", tiers)], chunk=1) == 5
+    assert await store.move_whole_sorted_sets(3, token, [("nb", tiers)], chunk=1) == 4
 
     assert await store.top([3], "nb", list(tiers), 10) == [("a", 80.0), ("c", 75.0), ("b", 50.0)]
     assert await store.tier_counts([3], "nb", list(tiers)) == {"hot": 2, "warm": 1, "cold": 0}
-    assert await store.due_accounts(3, until=100.0) == ["a", "b"]
-    assert await client.zscore(keys.due(sorted_set_bucket("b")), "b") == 7.0
+    assert await store.due_accounts(3, until=100.0) == ["a", "b", "c"]
+    assert await client.zscore(keys.due(sorted_set_bucket("b")), "b") == 6.0
     assert await client.exists(keys.whole_due, keys.whole_ranking("nb", "warm")) == 0
     assert await client.zcard(keys.whole_ranking("gone", "hot")) == 1  # left, documented
     assert await store.move_whole_sorted_sets(3, token, [("nb", tiers)]) == 0
