@@ -15,6 +15,7 @@ when it is assigned the partition (a new token each time), so a worker that lost
 from __future__ import annotations
 
 import math
+import random
 import re
 import struct
 import uuid
@@ -204,12 +205,10 @@ redis.call('LTRIM', KEYS[2], tonumber(ARGV[2]), -1)
 return 1
 """
 
-# The queries below read every bucket of a partition's sets in one call and keep the best
-# `limit` entries as they go: past 2 x limit they prune and read the next buckets only above (or
-# below) the limit-th, so a call reads about `limit` entries per set rather than the whole set.
-# KEYS: the fence (not read: it routes the call to the partition's Cluster node).
+# The queries below read every bucket of a partition's sets in one call. KEYS: the fence (not
+# read: it routes the call to the partition's Cluster node).
 
-# Ties go by member, in byte order: Lua's own `<` on strings follows the server's locale.
+# The top's ties go by member, in byte order: Lua's own `<` on strings follows the locale.
 _LUA_BYTES_BEFORE = """
 local function bytes_before(a, b)
   for i = 1, math.min(#a, #b) do
@@ -224,8 +223,10 @@ end
 
 # ARGV: limit (at least 1), then the ranking sets' names without the bucket
 # (`PartitionKeys.ranking_sets`). Returns member, total, member, total... highest total first,
-# ties by member. A bucket's reply cut at `limit` may split the members of its last total (Redis
-# orders them backwards here): all of that total's are read.
+# ties by member. It keeps the best `limit` as it goes: past 2 x limit it prunes and reads the
+# next buckets only above the limit-th, so it reads about `limit` entries per set, not the set.
+# A bucket's reply cut at `limit` may split the members of its last total (Redis orders them
+# backwards here): all of that total's are read.
 TOP_SCRIPT = (
     _LUA_BYTES_BEFORE
     + f"""
@@ -272,42 +273,25 @@ return out
 """
 )
 
-# ARGV: the due sets' name without the bucket, until, limit (at least 1). Returns the members due
-# at or before `until`, at most `limit`, the earliest first, ties by member (as Redis orders a
-# bucket's, so a cut at `limit` keeps the right ones).
-DUE_SCRIPT = (
-    _LUA_BYTES_BEFORE
-    + f"""
-local sets, ceiling, limit = ARGV[1], ARGV[2], tonumber(ARGV[3])
-local due = {{}}
-local function earlier(x, y)
-  if x[2] ~= y[2] then
-    return x[2] < y[2]
-  end
-  return bytes_before(x[1], y[1])
-end
-for b = 0, {SORTED_SET_BUCKETS - 1} do
-  local found = redis.call('ZRANGEBYSCORE', sets .. b, '-inf', ceiling, 'WITHSCORES',
-    'LIMIT', 0, limit)
-  for i = 1, #found, 2 do
-    due[#due + 1] = {{found[i], tonumber(found[i + 1]), found[i + 1]}}
-  end
-  if #due >= 2 * limit then
-    table.sort(due, earlier)
-    for i = #due, limit + 1, -1 do
-      due[i] = nil
-    end
-    ceiling = due[limit][3]
-  end
-end
-table.sort(due, earlier)
+# ARGV: the due sets' name without the bucket, until, limit (at least 1), the first bucket to
+# read. Returns members due at or before `until`, at most `limit`, bucket by bucket from the first:
+# not the earliest of them (the sweep evaluates every due account at the same time, so their
+# order does not matter), which saves sorting thousands in Lua when many are due.
+DUE_SCRIPT = f"""
+local sets, latest, limit, first = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 local out = {{}}
-for i = 1, math.min(limit, #due) do
-  out[i] = due[i][1]
+for i = 0, {SORTED_SET_BUCKETS - 1} do
+  local b = (first + i) % {SORTED_SET_BUCKETS}
+  local found = redis.call('ZRANGEBYSCORE', sets .. b, '-inf', latest, 'LIMIT', 0, limit - #out)
+  for j = 1, #found do
+    out[#out + 1] = found[j]
+  end
+  if #out >= limit then
+    break
+  end
 end
 return out
 """
-)
 
 # ARGV: the ranking sets' names without the bucket. Returns each one's entries over its buckets.
 COUNT_SCRIPT = f"""
@@ -939,11 +923,15 @@ class StateStore:
 
     async def due_accounts(self, partition: int, until: float, limit: int = 1000) -> list[str]:
         """Accounts of the partition whose next tier drop is due at or before `until`, at most
-        `limit`, the earliest first."""
+        `limit`: not the earliest ones, but read from a random bucket on, so that when more are
+        due than one call takes, none waits for many calls."""
         if limit < 1:
             return []
         keys = self.keys(partition)
-        members = await self._due(keys=[keys.fence], args=[keys.due_sets, repr(until), limit])
+        first = random.randrange(SORTED_SET_BUCKETS)
+        members = await self._due(
+            keys=[keys.fence], args=[keys.due_sets, repr(until), limit, first]
+        )
         return [_text(m) for m in members]
 
     async def top(

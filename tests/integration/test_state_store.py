@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections import Counter
 
 import pytest
@@ -84,7 +85,7 @@ async def test_commit_keeps_numbers_exact_binary_values_whole_and_any_account_or
     keys = store.keys(6)
     due = {a: await client.zscore(keys.due(sorted_set_bucket(a)), a) for a in ("plain", odd)}
     assert due == {"plain": -86_400.25, odd: 0.1 + 0.2}
-    assert await store.due_accounts(6, until=1.0) == ["plain", "ranked-only", odd]
+    assert sorted(await store.due_accounts(6, until=1.0)) == sorted(["plain", "ranked-only", odd])
     assert await store.top([6], "nb", list(tiers), 10) == [(odd, 2 / 3), ("ranked-only", 1 / 3)]
 
     # What it cannot store is refused, not written wrong.
@@ -356,9 +357,9 @@ async def test_due_and_ranking_sets_are_compact_buckets_named_alike_by_lua_and_p
         assert await client.object("encoding", keys.due(bucket)) == b"listpack"
 
 
-async def test_top_due_and_counts_read_every_bucket_and_keep_the_best(redis_client) -> None:
-    # The queries keep the best `limit` as they read the buckets and then read only above (or
-    # below) them: the answer must be the brute-force one, ties included.
+async def test_top_due_and_counts_read_every_bucket(redis_client) -> None:
+    # The top keeps the best `limit` as it reads the buckets and then reads only above them: the
+    # answer must be the brute-force one, ties included. The due query takes any `limit`.
     client, prefix = redis_client
     store = StateStore(client, prefix)
     token = await store.take_fence(2)
@@ -388,15 +389,17 @@ async def test_top_due_and_counts_read_every_bucket_and_keep_the_best(redis_clie
     assert await store.top([2], "nb", ["hot", "warm"], 5_000) == best(
         [a for a in accounts if tier_of[a] != "cold"], 5_000
     )
-    earliest = sorted((t, a) for a, t in due.items() if t <= 2_500.0)
-    assert await store.due_accounts(2, until=2_500.0, limit=30) == [a for _, a in earliest[:30]]
-    assert await store.due_accounts(2, until=2_500.0, limit=5_000) == [a for _, a in earliest]
+    due_by_then = {a for a, t in due.items() if t <= 2_500.0}
+    some = await store.due_accounts(2, until=2_500.0, limit=30)
+    assert len(set(some)) == len(some) == 30 and set(some) <= due_by_then
+    every = await store.due_accounts(2, until=2_500.0, limit=5_000)
+    assert len(every) == len(due_by_then) and set(every) == due_by_then
     assert await store.tier_counts([2], "nb", list(tiers)) == dict(Counter(tier_of.values()))
 
 
-async def test_top_and_due_keep_the_right_members_of_a_tie_cut_at_the_limit(redis_client) -> None:
-    # Buckets of ~20 accounts and five totals: every bucket's reply is cut inside a tie, and
-    # Redis orders a tie backwards in the top's reply.
+async def test_top_keeps_the_right_members_of_a_tie_cut_at_the_limit(redis_client) -> None:
+    # Buckets of ~20 accounts and five totals: every bucket's reply is cut inside a tie, which
+    # Redis orders backwards.
     client, prefix = redis_client
     store = StateStore(client, prefix)
     token = await store.take_fence(5)
@@ -416,8 +419,6 @@ async def test_top_and_due_keep_the_right_members_of_a_tie_cut_at_the_limit(redi
 
     by_total = sorted(accounts, key=lambda a: (-totals[a], a))
     assert await store.top([5], "nb", list(tiers), 7) == [(a, 4.0) for a in by_total[:7]]
-    by_time = sorted(accounts, key=lambda a: (totals[a], a))
-    assert await store.due_accounts(5, until=1_000.0, limit=7) == by_time[:7]
     assert await store.top([5], "nb", list(tiers), 0) == []
     assert await store.due_accounts(5, until=1_000.0, limit=0) == []
 
@@ -455,8 +456,26 @@ async def test_whole_sets_of_an_earlier_version_move_into_their_buckets_and_win(
 
     assert await store.top([3], "nb", list(tiers), 10) == [("a", 80.0), ("c", 75.0), ("b", 50.0)]
     assert await store.tier_counts([3], "nb", list(tiers)) == {"hot": 2, "warm": 1, "cold": 0}
-    assert await store.due_accounts(3, until=100.0) == ["a", "b", "c"]
+    assert sorted(await store.due_accounts(3, until=100.0)) == ["a", "b", "c"]
     assert await client.zscore(keys.due(sorted_set_bucket("b")), "b") == 6.0
     assert await client.exists(keys.whole_due, keys.whole_ranking("nb", "warm")) == 0
     assert await client.zcard(keys.whole_ranking("gone", "hot")) == 1  # left, documented
     assert await store.move_whole_sorted_sets(3, token, [("nb", tiers)]) == 0
+
+
+async def test_the_due_query_starts_from_a_random_bucket_so_none_waits_behind_the_first(
+    redis_client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client, prefix = redis_client
+    store = StateStore(client, prefix)
+    token = await store.take_fence(7)
+    accounts = [f"d{n}" for n in range(3_000)]
+    await store.commit(7, token, "events", 1, [], [], dict.fromkeys(accounts, 10.0))
+
+    monkeypatch.setattr(random, "randrange", lambda n: n - 6)
+    taken = await store.due_accounts(7, until=10.0, limit=100)
+
+    # From the sixth-last bucket on, wrapping around to the first.
+    buckets = [sorted_set_bucket(a) for a in taken]
+    assert len(taken) == 100 and buckets == sorted(buckets, key=lambda b: (b < 250, b))
+    assert buckets[0] == 250 and buckets[-1] < 250
