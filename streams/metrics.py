@@ -9,7 +9,23 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+LATENCY_BUCKETS = (
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+    30.0,
+    60.0,
+)
 BATCH_BUCKETS = (1, 10, 50, 100, 250, 500, 1000, 2500, 5000)
 
 
@@ -80,6 +96,12 @@ class Metrics:
             "scorer_redis_call_seconds",
             "Latency of Redis calls, by operation.",
             ["operation"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.publish_seconds = Histogram(
+            "scorer_publish_seconds",
+            "From sending a partition's outbox messages to Kafka to the broker's last ack.",
             buckets=LATENCY_BUCKETS,
             registry=r,
         )

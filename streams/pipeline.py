@@ -444,7 +444,9 @@ class Pipeline:
             if not messages:
                 self._outbox[partition] = (token, [])
                 return published
+            started = time.perf_counter()
             await self.publisher.publish(messages)
+            self.metrics.publish_seconds.observe(time.perf_counter() - started)
             acknowledged = time.time()
             for message in messages:
                 ingested = dict(message.headers).get(INGESTED_HEADER)

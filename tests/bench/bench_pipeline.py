@@ -700,6 +700,7 @@ async def latency_phase(
         ("hist_applied", "scorer_event_to_applied_seconds"),
         ("hist_published", "scorer_ingest_to_published_seconds"),
         ("hist_batch", "scorer_batch_seconds"),
+        ("hist_publish", "scorer_publish_seconds"),
     ):
         for q in (0.5, 0.95, 0.99):
             out[f"{name}_p{int(q * 100)}"] = histogram_quantile(
@@ -1146,6 +1147,9 @@ def render(r: Results, info: dict[str, str], quick: bool) -> str:
         f"| 4 | worker histograms: batch_seconds p50 / p95 / p99 | "
         f"{_ms(lat.get('hist_batch_p50'))} / {_ms(lat.get('hist_batch_p95'))} / "
         f"{_ms(lat.get('hist_batch_p99'))} | | |",
+        f"| 4 | worker histograms: publish_seconds (broker's ack) p50 / p95 / p99 | "
+        f"{_ms(lat.get('hist_publish_p50'))} / {_ms(lat.get('hist_publish_p95'))} / "
+        f"{_ms(lat.get('hist_publish_p99'))} | | |",
         f"| 5 | Redis memory per account and model (all state) | "
         f"{_f(r.memory_per_account_model, ',.0f', ' B')} | <= 300 B | "
         f"{_verdict(None if memory is None else memory <= 300)} |",

@@ -123,6 +123,7 @@ async def test_http_metrics_schemas_and_changes_cli(run: LiveRun, tmp_path: Path
         "scorer_batch_seconds_bucket",
         "scorer_tier_changes_total",
         "scorer_redis_call_seconds_bucket",
+        "scorer_publish_seconds_bucket",
         "scorer_profiles_applied_total",
     ):
         assert name in metrics, name
