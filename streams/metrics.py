@@ -101,7 +101,8 @@ class Metrics:
         )
         self.publish_seconds = Histogram(
             "scorer_publish_seconds",
-            "From sending a partition's outbox messages to Kafka to the broker's last ack.",
+            "From sending up to 1,000 of a partition's outbox messages to Kafka to the broker's "
+            "last ack (one observation per publish call).",
             buckets=LATENCY_BUCKETS,
             registry=r,
         )

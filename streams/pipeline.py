@@ -405,7 +405,9 @@ class Pipeline:
     async def sweep(self, partition: int, token: str, now: float) -> BatchReport:
         """The decay sweep of one partition: evaluates the accounts whose tier drop is due."""
         report = BatchReport()
-        due = await self.store.due_accounts(partition, now)
+        # In a fixed order, whichever bucket the store read first: the same due accounts give
+        # the same messages in the same order.
+        due = sorted(await self.store.due_accounts(partition, now))
         if not due:
             return report
         states = await self._take(partition, token, due)

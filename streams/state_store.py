@@ -61,7 +61,8 @@ end
 
 
 def sorted_set_bucket(account_id: str) -> int:
-    """The bucket of the due and ranking sets that holds `account_id` (as `_LUA_BUCKET`)."""
+    """The bucket of the due and ranking sets that holds `account_id`: the Python twin of
+    `_LUA_BUCKET` (the scripts name buckets themselves), for tests and tools."""
     h = 0
     for byte in account_id.encode():
         h = (h * _BUCKET_MULTIPLIER + byte) % _BUCKET_MODULUS
