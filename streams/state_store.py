@@ -980,7 +980,7 @@ class StateStore:
     ) -> int:
         """Moves the due and ranking sets that versions before 2026-12-02 kept whole
         (`PartitionKeys.whole_due`, `whole_ranking`) into their buckets, a chunk of each set per
-        call (a few milliseconds of Redis), until they are gone; returns the entries moved.
+        call (~10 ms of Redis), until they are gone; returns the entries moved.
 
         `rankings` names each loaded model and its tiers; whole sets of other models or tiers
         are left (docs/redis-layout.md). Run by a worker that has just taken the partition's
