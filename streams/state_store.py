@@ -222,10 +222,11 @@ local function bytes_before(a, b)
 end
 """
 
-# ARGV: limit (at least 1), then the ranking sets' names without the bucket
-# (`PartitionKeys.ranking_sets`). Returns member, total, member, total... highest total first,
-# ties by member. It keeps the best `limit` as it goes: past 2 x limit it prunes and reads the
-# next buckets only above the limit-th, so it reads about `limit` entries per set, not the set.
+# ARGV: limit (at least 1), then per tier, highest first: its ranking sets' name without the
+# bucket (`PartitionKeys.ranking_sets`) and its ceiling ('' for none). Returns member, total,
+# member, total... highest total first, ties by member. It keeps the best `limit` as it goes:
+# past 2 x limit it prunes and reads the next buckets only above the limit-th, so it reads about
+# `limit` entries per set, not the set; and it skips a tier whose ceiling the limit-th reaches.
 # A bucket's reply cut at `limit` may split the members of its last total (Redis orders them
 # backwards here): all of that total's are read.
 TOP_SCRIPT = (
@@ -239,8 +240,20 @@ local function higher(x, y)
   end
   return bytes_before(x[1], y[1])
 end
-for s = 2, #ARGV do
-  for b = 0, {SORTED_SET_BUCKETS - 1} do
+local function prune()
+  table.sort(best, higher)
+  for i = #best, limit + 1, -1 do
+    best[i] = nil
+  end
+  floor = best[limit][3]
+end
+for s = 2, #ARGV, 2 do
+  local ceiling = ARGV[s + 1]
+  if #best >= limit then
+    prune()
+  end
+  local beaten = ceiling ~= '' and #best >= limit and tonumber(floor) >= tonumber(ceiling)
+  for b = 0, beaten and -1 or {SORTED_SET_BUCKETS - 1} do
     local key = ARGV[s] .. b
     local found = redis.call('ZREVRANGEBYSCORE', key, '+inf', floor, 'WITHSCORES', 'LIMIT', 0,
       limit)
@@ -257,11 +270,7 @@ for s = 2, #ARGV do
       end
     end
     if #best >= 2 * limit then
-      table.sort(best, higher)
-      for i = #best, limit + 1, -1 do
-        best[i] = nil
-      end
-      floor = best[limit][3]
+      prune()
     end
   end
 end
@@ -936,16 +945,32 @@ class StateStore:
         return [_text(m) for m in members]
 
     async def top(
-        self, partitions: Sequence[int], model: str, tiers: Sequence[str], limit: int
+        self,
+        partitions: Sequence[int],
+        model: str,
+        tiers: Sequence[str],
+        limit: int,
+        ceilings: Sequence[float | None] | None = None,
     ) -> list[tuple[str, float]]:
-        """The `limit` accounts with the highest totals among `tiers` of `model`, best first."""
+        """The `limit` accounts with the highest totals among `tiers` of `model`, best first.
+
+        `ceilings` (one per tier, None for none) bound the totals a tier holds: an account
+        evaluated into a tier has a total below the `min` of the tier above it, or it would have
+        moved up (SCORING.md). A tier whose ceiling the `limit`-th best total already reaches is
+        not read: 256 range reads saved per tier. Accounts ranked under other model versions
+        (until the rescoring reaches them) may break the bound."""
         if limit < 1 or not tiers:
             return []
+        bounds = [None] * len(tiers) if ceilings is None else ceilings
         async with self.client.pipeline(transaction=False) as pipe:
             for partition in partitions:
                 keys = self.keys(partition)
-                sets = [keys.ranking_sets(model, tier) for tier in tiers]
-                await self._top(keys=[keys.fence], args=[limit, *sets], client=pipe)
+                args: list[str | int] = [limit]
+                for tier, ceiling in zip(tiers, bounds, strict=True):
+                    args.extend(
+                        (keys.ranking_sets(model, tier), "" if ceiling is None else repr(ceiling))
+                    )
+                await self._top(keys=[keys.fence], args=args, client=pipe)
             results = await pipe.execute()
         merged = [
             (_text(result[i]), float(result[i + 1]))
