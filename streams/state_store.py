@@ -222,17 +222,20 @@ local function bytes_before(a, b)
 end
 """
 
-# ARGV: limit (at least 1), then per tier, highest first: its ranking sets' name without the
-# bucket (`PartitionKeys.ranking_sets`) and its ceiling ('' for none). Returns member, total,
-# member, total... highest total first, ties by member. It keeps the best `limit` as it goes:
-# past 2 x limit it prunes and reads the next buckets only above the limit-th, so it reads about
-# `limit` entries per set, not the set; and it skips a tier whose ceiling the limit-th reaches.
+# KEYS (besides the fence): the partition's rescored versions. ARGV: limit (at least 1), the
+# versions the ceilings hold for ('' for none), then per tier, highest first: its ranking sets'
+# name without the bucket (`PartitionKeys.ranking_sets`) and its ceiling ('' for none). Returns
+# member, total, member, total... highest total first, ties by member. It keeps the best `limit`
+# as it goes: past 2 x limit it prunes and reads the next buckets only above the limit-th, so it
+# reads about `limit` entries per set, not the set; and, when the partition is rescored to the
+# versions given, it skips a tier whose ceiling the limit-th reaches.
 # A bucket's reply cut at `limit` may split the members of its last total (Redis orders them
 # backwards here): all of that total's are read.
 TOP_SCRIPT = (
     _LUA_BYTES_BEFORE
     + f"""
 local limit = tonumber(ARGV[1])
+local trusted = ARGV[2] ~= '' and redis.call('GET', KEYS[2]) == ARGV[2]
 local best, floor = {{}}, '-inf'
 local function higher(x, y)
   if x[2] ~= y[2] then
@@ -247,12 +250,13 @@ local function prune()
   end
   floor = best[limit][3]
 end
-for s = 2, #ARGV, 2 do
+for s = 3, #ARGV, 2 do
   local ceiling = ARGV[s + 1]
   if #best >= limit then
     prune()
   end
-  local beaten = ceiling ~= '' and #best >= limit and tonumber(floor) >= tonumber(ceiling)
+  local beaten = trusted and ceiling ~= '' and #best >= limit
+    and tonumber(floor) >= tonumber(ceiling)
   for b = 0, beaten and -1 or {SORTED_SET_BUCKETS - 1} do
     local key = ARGV[s] .. b
     local found = redis.call('ZREVRANGEBYSCORE', key, '+inf', floor, 'WITHSCORES', 'LIMIT', 0,
@@ -951,26 +955,28 @@ class StateStore:
         tiers: Sequence[str],
         limit: int,
         ceilings: Sequence[float | None] | None = None,
+        versions: str | None = None,
     ) -> list[tuple[str, float]]:
         """The `limit` accounts with the highest totals among `tiers` of `model`, best first.
 
-        `ceilings` (one per tier, None for none) bound the totals a tier holds: an account
-        evaluated into a tier has a total below the `min` of the tier above it, or it would have
-        moved up (SCORING.md). A tier whose ceiling the `limit`-th best total already reaches is
-        not read: 256 range reads saved per tier. Accounts ranked under other model versions
-        (until the rescoring reaches them) may break the bound."""
+        `ceilings` (one per tier, None for none) bound the totals a tier holds under the model
+        `versions` (as `mark_rescored` names them): an account evaluated into a tier has a total
+        below the `min` of the tier above it, or it would have moved up (SCORING.md). On a
+        partition rescored to `versions`, a tier whose ceiling the `limit`-th best total already
+        reaches is not read: 256 range reads saved per tier. Elsewhere accounts ranked under
+        other versions may break the bound, so every tier is read."""
         if limit < 1 or not tiers:
             return []
         bounds = [None] * len(tiers) if ceilings is None else ceilings
         async with self.client.pipeline(transaction=False) as pipe:
             for partition in partitions:
                 keys = self.keys(partition)
-                args: list[str | int] = [limit]
+                args: list[str | int] = [limit, versions or ""]
                 for tier, ceiling in zip(tiers, bounds, strict=True):
                     args.extend(
                         (keys.ranking_sets(model, tier), "" if ceiling is None else repr(ceiling))
                     )
-                await self._top(keys=[keys.fence], args=args, client=pipe)
+                await self._top(keys=[keys.fence, keys.versions], args=args, client=pipe)
             results = await pipe.execute()
         merged = [
             (_text(result[i]), float(result[i + 1]))

@@ -586,10 +586,16 @@ class Worker:
         """
         model = next(m for m in self.engine.models if m.id == model_id)
         tiers = [t.name for t in model.tiers]
-        # A tier's totals stay below the `min` of the tier above it (SCORING.md: up at once).
+        # A tier's totals stay below the `min` of the tier above it (SCORING.md: up at once), on
+        # partitions rescored to the loaded versions.
         ceilings = [None, *(t.min for t in model.tiers[:-1])]
         candidates = await self.store.top(
-            range(self.settings.topic_partitions), model_id, tiers, limit * 3 + 20, ceilings
+            range(self.settings.topic_partitions),
+            model_id,
+            tiers,
+            limit * 3 + 20,
+            ceilings,
+            self.versions,
         )
         by_partition: dict[int, list[str]] = {}
         for account_id, _ in candidates:

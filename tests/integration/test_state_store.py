@@ -481,20 +481,31 @@ async def test_the_due_query_starts_from_a_random_bucket_so_none_waits_behind_th
     assert buckets[0] == 250 and buckets[-1] < 250
 
 
-async def test_the_top_skips_a_tier_whose_ceiling_the_best_already_reach(redis_client) -> None:
+async def test_the_top_skips_a_tier_whose_ceiling_the_best_reach_once_rescored(
+    redis_client,
+) -> None:
     client, prefix = redis_client
     store = StateStore(client, prefix)
     token = await store.take_fence(1)
     tiers = ("hot", "cold")
-    ranks = [Rank(f"h{n}", "nb", tiers, "hot", 80.0 + n) for n in range(5)]
+    ranks = [Rank(f"h{n}", "nb", tiers, "hot", 70.0 + n) for n in range(5)]
     # Every cold account stays below the hot tier's min (70), but this one breaks the bound (as
     # one ranked under an earlier model version may): it shows whether the tier was read.
     ranks += [Rank("c1", "nb", tiers, "cold", 10.0), Rank("odd", "nb", tiers, "cold", 95.0)]
     await store.commit(1, token, "events", 1, [], [], {}, ranks)
+    ceilings = [None, 70.0]
+    best_hot = [(f"h{n}", 70.0 + n) for n in range(4, -1, -1)]
 
-    best_hot = [("h4", 84.0), ("h3", 83.0), ("h2", 82.0)]
-    assert await store.top([1], "nb", list(tiers), 3, [None, 70.0]) == best_hot
-    assert await store.top([1], "nb", list(tiers), 3) == [("odd", 95.0), *best_hot[:2]]
-    # Fewer than `limit` above it: the tier is read.
-    every = await store.top([1], "nb", list(tiers), 7, [None, 70.0])
-    assert every == [("odd", 95.0), *best_hot, ("h1", 81.0), ("h0", 80.0), ("c1", 10.0)]
+    # Not yet rescored to the versions the ceilings hold for: every tier is read.
+    assert await store.top([1], "nb", list(tiers), 5, ceilings, "nb:2") == [
+        ("odd", 95.0),
+        *best_hot[:4],
+    ]
+    await store.mark_rescored(1, "nb:2")
+    # The fifth best (70) reaches the cold tier's ceiling (70): not read.
+    assert await store.top([1], "nb", list(tiers), 5, ceilings, "nb:2") == best_hot
+    assert await store.top([1], "nb", list(tiers), 4, ceilings, "nb:2") == best_hot[:4]
+    # Without ceilings, or with fewer than `limit` above it, the tier is read.
+    assert await store.top([1], "nb", list(tiers), 5) == [("odd", 95.0), *best_hot[:4]]
+    every = await store.top([1], "nb", list(tiers), 7, ceilings, "nb:2")
+    assert every == [("odd", 95.0), *best_hot, ("c1", 10.0)]
