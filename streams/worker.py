@@ -582,13 +582,19 @@ class Worker:
 
         The ranking sets hold each account's total at its last evaluation; accounts gone quiet
         sink only when evaluated again. So a wider set of candidates is re-scored at `now` and
-        re-ranked, which is what a rep looking at "top accounts" expects.
+        re-ranked, which is what a rep looking at "top accounts" expects. For one tier, the
+        candidates are the accounts ranked in it: the best of all tiers would be those of the
+        tiers above, filtered out. An account that decayed into the tier since its last
+        evaluation joins it at the next decay sweep.
         """
         model = next(m for m in self.engine.models if m.id == model_id)
-        tiers = [t.name for t in model.tiers]
         # A tier's totals stay below the `min` of the tier above it (SCORING.md: up at once), on
         # partitions rescored to the loaded versions.
-        ceilings = [None, *(t.min for t in model.tiers[:-1])]
+        ceilings: list[float | None] = [None, *(t.min for t in model.tiers[:-1])]
+        tiers = [t.name for t in model.tiers]
+        if tier is not None:
+            ceilings = [ceilings[tiers.index(tier)]]
+            tiers = [tier]
         candidates = await self.store.top(
             range(self.settings.topic_partitions),
             model_id,
