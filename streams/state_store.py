@@ -307,6 +307,16 @@ end
 return out
 """
 
+# KEYS: the partition's rescored versions; ARGV: versions. Forgets them unless they are these.
+FORGET_OTHER_VERSIONS_SCRIPT = """
+local current = redis.call('GET', KEYS[1])
+if current and current ~= ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  return 1
+end
+return 0
+"""
+
 # ARGV: the ranking sets' names without the bucket. Returns each one's entries over its buckets.
 COUNT_SCRIPT = f"""
 local counts = {{}}
@@ -813,6 +823,7 @@ class StateStore:
         self._due = client.register_script(DUE_SCRIPT)
         self._count = client.register_script(COUNT_SCRIPT)
         self._move_whole_sets = client.register_script(MOVE_WHOLE_SETS_SCRIPT)
+        self._forget_other_versions = client.register_script(FORGET_OTHER_VERSIONS_SCRIPT)
 
     def keys(self, partition: int) -> PartitionKeys:
         return PartitionKeys(self.prefix, partition)
@@ -1056,6 +1067,14 @@ class StateStore:
 
     async def mark_rescored(self, partition: int, versions: str) -> None:
         await self.client.set(self.keys(partition).versions, versions)
+
+    async def forget_other_versions(self, partition: int, versions: str) -> bool:
+        """Forgets the versions the partition was rescored to unless they are `versions`; True
+        when it did. For a worker that has just taken the partition: until its rescoring marks
+        `versions`, it writes ranks under them among accounts ranked under others, so no tier
+        ceilings (`top`) may count there, for either set of versions."""
+        versions_key = self.keys(partition).versions
+        return bool(await self._forget_other_versions(keys=[versions_key], args=[versions]))
 
     async def resolve_domains(self, domains: Sequence[str]) -> dict[str, str]:
         """Account ids of the given domains, for those a profile has named (one round trip; a

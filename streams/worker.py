@@ -259,6 +259,10 @@ class Worker:
                     partition,
                     moved,
                 )
+            await self.retry(
+                "forget other versions",
+                functools.partial(self.store.forget_other_versions, partition, self.versions),
+            )
             self.fences[partition] = Fence(token, generation)
             log.info("owning partition %d", partition)
         done, self.assignment_done = self.assignment_done, asyncio.Event()
@@ -585,16 +589,15 @@ class Worker:
         re-ranked, which is what a rep looking at "top accounts" expects. For one tier, the
         candidates are the accounts ranked in it: the best of all tiers would be those of the
         tiers above, filtered out. An account that decayed into the tier since its last
-        evaluation joins it at the next decay sweep.
+        evaluation joins it at a decay sweep (docs/pipeline.md).
         """
         model = next(m for m in self.engine.models if m.id == model_id)
         # A tier's totals stay below the `min` of the tier above it (SCORING.md: up at once), on
         # partitions rescored to the loaded versions.
         ceilings: list[float | None] = [None, *(t.min for t in model.tiers[:-1])]
         tiers = [t.name for t in model.tiers]
-        if tier is not None:
-            ceilings = [ceilings[tiers.index(tier)]]
-            tiers = [tier]
+        if tier is not None:  # one tier: the first is always read, so no ceiling
+            ceilings, tiers = [None], [tier]
         candidates = await self.store.top(
             range(self.settings.topic_partitions),
             model_id,

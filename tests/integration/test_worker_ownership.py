@@ -95,3 +95,17 @@ async def test_a_newly_owned_partition_moves_the_whole_sets_of_an_earlier_versio
     assert await worker.store.top([0], model, tiers, 5) == [("acct-old", 88.5)]
     assert await worker.store.due_accounts(0, until=1_800_000_000.0) == ["acct-old"]
     assert await worker.redis.exists(keys.whole_due, keys.whole_ranking(model, tiers[0])) == 0
+
+
+async def test_a_newly_owned_partition_forgets_a_rescoring_to_other_versions(
+    worker: Worker,
+) -> None:
+    """Until its own rescoring marks them, the new owner ranks accounts under its versions among
+    others: the top query must not trust tier ceilings there (`StateStore.top`)."""
+    await worker.store.mark_rescored(0, "new-business:0")
+    await worker.store.mark_rescored(1, worker.versions)
+
+    await assign(worker, 1, {0, 1})
+
+    assert await worker.store.rescored_versions(0) is None
+    assert await worker.store.rescored_versions(1) == worker.versions
