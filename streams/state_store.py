@@ -307,16 +307,6 @@ end
 return out
 """
 
-# KEYS: the partition's rescored versions; ARGV: versions. Forgets them unless they are these.
-FORGET_OTHER_VERSIONS_SCRIPT = """
-local current = redis.call('GET', KEYS[1])
-if current and current ~= ARGV[1] then
-  redis.call('DEL', KEYS[1])
-  return 1
-end
-return 0
-"""
-
 # ARGV: the ranking sets' names without the bucket. Returns each one's entries over its buckets.
 COUNT_SCRIPT = f"""
 local counts = {{}}
@@ -384,6 +374,16 @@ end
 return taken
 """
 )
+
+# KEYS: the partition's rescored versions; ARGV: versions. Forgets them unless they are these.
+FORGET_OTHER_VERSIONS_SCRIPT = """
+local current = redis.call('GET', KEYS[1])
+if current and current ~= ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  return 1
+end
+return 0
+"""
 
 
 # The stored profile (hash field `p`) is deflated with this preset dictionary: the keys and
@@ -797,11 +797,13 @@ class PartitionKeys:
 
     @property
     def whole_due(self) -> str:
-        """The due set as versions before 2026-12-02 kept it, not bucketed: moved, never written."""
+        """The due set as versions before 2026-12-02 kept it, not bucketed: moved into the
+        buckets, written only by workers of those versions."""
         return f"{self.tag}:due"
 
     def whole_ranking(self, model: str, tier: str) -> str:
-        """A ranking set as versions before 2026-12-02 kept it: moved, never written."""
+        """A ranking set as versions before 2026-12-02 kept it: moved into the buckets, written
+        only by workers of those versions."""
         return f"{self.tag}:rank:{model}:{tier}"
 
     @property
