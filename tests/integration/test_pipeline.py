@@ -144,21 +144,26 @@ async def test_sigkilled_workers_lose_nothing_and_count_nothing_twice(
     live.cli("produce", "--profiles", str(profiles))
     await live.wait_applied("profiles")
 
-    producing = asyncio.create_task(asyncio.to_thread(live.cli, "produce", "--events", str(events)))
+    # Paced, and its last events held back until the kills are done: a worker left with
+    # nothing new to apply would never be killed mid-work (a fast one applied everything
+    # produced so far before the next kill, and the loop below waited out its deadline).
+    killed = asyncio.Event()
+    producing = asyncio.create_task(
+        produce_paced(live, events, per_second=300, last=1000, release=killed)
+    )
     rng = random.Random(3)
-    kills = 0
     for _ in range(4):
         # Kill in the middle of the work: once the worker has applied something new, at a
         # random moment shortly after, then restart; the new worker takes the partitions over.
         before = await live.applied_count("events")
         deadline = time.monotonic() + 60
-        while await live.applied_count("events") == before and time.monotonic() < deadline:
+        while await live.applied_count("events") == before:
+            assert time.monotonic() < deadline, f"no progress in 60 s\n{live.log_tail()}"
             await asyncio.sleep(0.05)
         await asyncio.sleep(rng.uniform(0.0, 0.3))
         live.kill(live.workers[-1])
-        kills += 1
         live.start_worker()
-    assert kills == 4
+    killed.set()
     await producing
     await live.wait_applied("events", timeout=180)
     await assert_live_equals_replay(live, profiles, events, tmp_path)
