@@ -1,11 +1,16 @@
-"""The faust app built from `Settings`: its Kafka consumer's fetch wait and size, its working
-directory, and no faust monitor (streams/app.py)."""
+"""The faust app built from `Settings`: its Kafka consumer's fetch wait and size, its delivery of
+each message, its working directory, and no faust monitor (streams/app.py)."""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import inspect
 import tempfile
 from pathlib import Path
+
+import pytest
+from faust.transport.consumer import Consumer as FaustConsumer
 
 from streams.app import create_app
 from streams.settings import Settings
@@ -39,3 +44,106 @@ def test_faust_monitor_is_not_a_sensor_of_the_app() -> None:
     app = create_app(Settings())
     app.on_init_dependencies()  # what the worker calls when it starts the app
     assert app.monitor not in set(app.sensors)
+
+
+# The consumer's delivery of each fetched message (`_Consumer._deliver`): faust's contract of
+# `wait_first(delivery, suspend_flow.wait())`, with one task per message instead of four.
+
+
+def test_fausts_fetch_loop_is_the_one_the_app_consumer_copies() -> None:
+    # `_Consumer._drain_messages` is faust-streaming 0.15.3's, step for step, but for the
+    # delivery: a faust whose loop changed needs it copied again.
+    source = inspect.getsource(FaustConsumer._drain_messages)
+    assert hashlib.sha256(source.encode()).hexdigest() == (
+        "44a2500309e83c630493f6828af50166ec8d96a0b3e4fb2bab735f704ae93417"
+    ), "faust's Consumer._drain_messages changed: copy it into streams/app.py again"
+
+
+async def _blocked_delivery(cancelled: list[bool]) -> None:
+    try:
+        await asyncio.Event().wait()  # a stream buffer that never has room
+    except asyncio.CancelledError:
+        cancelled.append(True)
+        raise
+
+
+async def test_a_delivery_runs_to_its_end_in_a_task_of_its_own() -> None:
+    consumer = create_app(Settings()).consumer
+    ran_in: list[asyncio.Task[object] | None] = []
+
+    async def delivery() -> None:
+        await asyncio.sleep(0)
+        ran_in.append(asyncio.current_task())
+
+    await consumer._deliver(delivery())
+    assert ran_in and ran_in[0] is not asyncio.current_task()
+
+
+async def test_a_delivery_error_reaches_the_fetch_loop() -> None:
+    consumer = create_app(Settings()).consumer
+
+    async def delivery() -> None:
+        raise ValueError("undeliverable")
+
+    with pytest.raises(ValueError, match="undeliverable"):
+        await consumer._deliver(delivery())
+
+
+async def test_a_blocked_delivery_is_cancelled_when_the_flow_is_suspended() -> None:
+    consumer = create_app(Settings()).consumer
+    cancelled: list[bool] = []
+    fetch_loop = asyncio.create_task(consumer._deliver(_blocked_delivery(cancelled)))
+    await asyncio.sleep(0.01)
+    assert not fetch_loop.done()
+    consumer.stop_flow()  # a rebalance
+    await asyncio.wait_for(fetch_loop, 1)  # returns, as faust's wait_first does
+    assert cancelled == [True]
+
+
+async def test_a_blocked_delivery_is_cancelled_when_the_consumer_stops() -> None:
+    consumer = create_app(Settings()).consumer
+    cancelled: list[bool] = []
+    fetch_loop = asyncio.create_task(consumer._deliver(_blocked_delivery(cancelled)))
+    await asyncio.sleep(0.01)
+    consumer._stopped.set()
+    await asyncio.wait_for(fetch_loop, 1)
+    assert cancelled == [True]
+
+
+async def test_cancelling_the_fetch_loop_cancels_its_delivery_and_is_not_swallowed() -> None:
+    consumer = create_app(Settings()).consumer
+    cancelled: list[bool] = []
+    fetch_loop = asyncio.create_task(consumer._deliver(_blocked_delivery(cancelled)))
+    await asyncio.sleep(0.01)
+    fetch_loop.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await fetch_loop
+    assert cancelled == [True]
+
+
+async def test_while_the_flow_is_suspended_a_blocked_delivery_is_given_up_at_once() -> None:
+    consumer = create_app(Settings()).consumer
+    consumer.stop_flow()
+    cancelled: list[bool] = []
+    await asyncio.wait_for(consumer._deliver(_blocked_delivery(cancelled)), 1)
+    assert cancelled == [True]
+
+
+async def test_after_the_flow_resumes_deliveries_wait_again_and_a_new_suspension_stops_them() -> (
+    None
+):
+    consumer = create_app(Settings()).consumer
+    first: list[bool] = []
+    fetch_loop = asyncio.create_task(consumer._deliver(_blocked_delivery(first)))
+    await asyncio.sleep(0.01)
+    consumer.stop_flow()
+    await asyncio.wait_for(fetch_loop, 1)
+    consumer.resume_flow()
+
+    second: list[bool] = []
+    fetch_loop = asyncio.create_task(consumer._deliver(_blocked_delivery(second)))
+    await asyncio.sleep(0.05)
+    assert not fetch_loop.done() and second == []  # the old suspension cancels nothing now
+    consumer.stop_flow()
+    await asyncio.wait_for(fetch_loop, 1)
+    assert first == [True] and second == [True]
