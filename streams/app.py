@@ -47,7 +47,8 @@ class _Consumer(faust_aiokafka.Consumer):  # type: ignore[misc]  # faust is Any 
     waits for the first and cancels the rest: ~16 µs per message, a quarter of the framework's
     floor (docs/benchmarks.md). `_deliver` keeps the contract at one task per message: the
     delivery still runs in a task of its own, and one long-lived watcher cancels it when the flow
-    is suspended or the consumer stops or crashes, as `wait_first` would.
+    is suspended or the consumer stops or crashes, as `wait_first` would (which still delivers
+    while the flow is suspended or the consumer stopped).
     """
 
     _n_acked: int  # faust's count of acknowledged messages, reset by its fetch loop
@@ -58,28 +59,40 @@ class _Consumer(faust_aiokafka.Consumer):  # type: ignore[misc]  # faust is Any 
     def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
         return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
+    def _interrupting(self) -> bool:
+        return bool(self.suspend_flow.is_set() or self._stopped.is_set() or self._crashed.is_set())
+
     async def _deliver(self, delivery: Coroutine[Any, Any, Any]) -> None:
         """Run one message's delivery to its end, or until the flow is suspended or the
-        consumer stops or crashes (then it is cancelled, as faust's `wait_first` does)."""
-        if self.suspend_flow.is_set() or self._stopped.is_set() or self._crashed.is_set():
+        consumer stops or crashes (then it is cancelled, as faust's `wait_first` does).
+
+        Unlike `wait_first`, the fetch loop waits for a cancelled delivery to end: faust's
+        (the conductor's `on_message`, the stream's queue) never holds on to a cancellation."""
+        if self._interrupting():
             await self.wait_first(delivery, self.suspend_flow.wait())  # faust's own, rare
             return
         watcher = self._delivery_watcher
         if watcher is None or watcher.done():
             self._delivery_watcher = asyncio.ensure_future(self._watch_deliveries())
+        current = asyncio.current_task()
+        # Cancellations of the fetch loop itself so far: one more while it waits is not ours.
+        cancelled_before = current.cancelling() if current is not None else 0
         task = self._delivering = asyncio.ensure_future(delivery)
         try:
             await task
         except asyncio.CancelledError:
-            current = asyncio.current_task()
-            if self._interrupted is not task or (current is not None and current.cancelling()):
+            if self._interrupted is not task or (
+                current is not None and current.cancelling() > cancelled_before
+            ):
                 raise
         finally:
-            self._delivering = None
+            self._delivering = self._interrupted = None
 
     async def _watch_deliveries(self) -> None:
         """Cancel the delivery in progress once the flow is suspended or the consumer stops."""
-        await self.wait_first(self.suspend_flow.wait())
+        # Still so when this runs: a flow suspended and resumed before leaves the delivery alone.
+        while not self._interrupting():
+            await self.wait_first(self.suspend_flow.wait())
         task = self._delivering
         if task is not None and not task.done():
             self._interrupted = task

@@ -4,6 +4,7 @@ each message, its working directory, and no faust monitor (streams/app.py)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import inspect
 import tempfile
@@ -147,3 +148,42 @@ async def test_after_the_flow_resumes_deliveries_wait_again_and_a_new_suspension
     consumer.stop_flow()
     await asyncio.wait_for(fetch_loop, 1)
     assert first == [True] and second == [True]
+
+
+async def test_a_suspension_undone_before_the_watcher_runs_leaves_the_delivery_to_the_next() -> (
+    None
+):
+    consumer = create_app(Settings()).consumer
+    cancelled: list[bool] = []
+    fetch_loop = asyncio.create_task(consumer._deliver(_blocked_delivery(cancelled)))
+    await asyncio.sleep(0.01)
+    consumer.stop_flow()
+    consumer.resume_flow()  # before the watcher saw it: faust would not cancel now either
+    await asyncio.sleep(0.05)
+    assert not fetch_loop.done() and cancelled == []
+    consumer.stop_flow()
+    await asyncio.wait_for(fetch_loop, 1)
+    assert cancelled == [True]
+
+
+async def test_a_fetch_loop_that_once_held_on_to_a_cancellation_is_still_interrupted_cleanly() -> (
+    None
+):
+    # Python counts a task's cancellations until something calls `uncancel()`; one a library
+    # swallowed earlier must not make the watcher's interruption look like the loop's own.
+    consumer = create_app(Settings()).consumer
+    cancelled: list[bool] = []
+
+    async def fetch_loop() -> None:
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.sleep(10)
+        await consumer._deliver(_blocked_delivery(cancelled))
+
+    looping = asyncio.create_task(fetch_loop())
+    await asyncio.sleep(0.01)
+    looping.cancel()
+    await asyncio.sleep(0.01)
+    assert not looping.done()
+    consumer.stop_flow()
+    await asyncio.wait_for(looping, 1)  # returns rather than raising CancelledError
+    assert cancelled == [True]
