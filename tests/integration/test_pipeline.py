@@ -144,27 +144,34 @@ async def test_sigkilled_workers_lose_nothing_and_count_nothing_twice(
     live.cli("produce", "--profiles", str(profiles))
     await live.wait_applied("profiles")
 
-    # Paced, and its last events held back until the kills are done: a worker left with
-    # nothing new to apply would never be killed mid-work (a fast one applied everything
-    # produced so far before the next kill, and the loop below waited out its deadline).
-    killed = asyncio.Event()
-    producing = asyncio.create_task(
-        produce_paced(live, events, per_second=300, last=1000, release=killed)
-    )
+    # The stream in five parts, each sent paced once the worker before has been killed: every
+    # restarted worker has new events to apply however fast it is or slow its restart (a fast
+    # worker once applied everything produced before the next kill, and the kill never came).
+    lines = events.read_bytes().splitlines(keepends=True)
+    parts = [tmp_path / f"events-{n}.jsonl" for n in range(5)]
+    for n, part in enumerate(parts):
+        part.write_bytes(b"".join(lines[n * len(lines) // 5 : (n + 1) * len(lines) // 5]))
+    sent = asyncio.Event()
+    sent.set()  # nothing held back within a part
     rng = random.Random(3)
-    for _ in range(4):
-        # Kill in the middle of the work: once the worker has applied something new, at a
-        # random moment shortly after, then restart; the new worker takes the partitions over.
-        before = await live.applied_count("events")
-        deadline = time.monotonic() + 60
-        while await live.applied_count("events") == before:
-            assert time.monotonic() < deadline, f"no progress in 60 s\n{live.log_tail()}"
-            await asyncio.sleep(0.05)
-        await asyncio.sleep(rng.uniform(0.0, 0.3))
-        live.kill(live.workers[-1])
-        live.start_worker()
-    killed.set()
-    await producing
+    for part in parts[:4]:
+        sending = asyncio.create_task(produce_paced(live, part, 400, last=0, release=sent))
+        try:
+            # Kill in the middle of the work: once the worker has applied something new, at a
+            # random moment shortly after, then restart; the new worker takes the partitions
+            # over.
+            before = await live.applied_count("events")
+            deadline = time.monotonic() + 60
+            while await live.applied_count("events") == before:
+                assert time.monotonic() < deadline, f"no progress in 60 s\n{live.log_tail()}"
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(rng.uniform(0.0, 0.3))
+            live.kill(live.workers[-1])
+            live.start_worker()
+            await sending
+        finally:
+            sending.cancel()
+    await produce_paced(live, parts[4], 400, last=0, release=sent)
     await live.wait_applied("events", timeout=180)
     await assert_live_equals_replay(live, profiles, events, tmp_path)
 
