@@ -99,7 +99,8 @@ class _Consumer(faust_aiokafka.Consumer):  # type: ignore[misc]  # faust is Any 
             task.cancel()
 
     async def _drain_messages(self, fetcher: Any) -> None:
-        """faust-streaming 0.15.3's fetch loop, step for step, but for `_deliver`."""
+        """faust-streaming 0.15.3's fetch loop, step for step, but for `_deliver` and a short
+        fetch while a partition is held back."""
         callback = self.callback
         getmany = self.getmany
         consumer_should_stop = self._stopped.is_set
@@ -119,7 +120,11 @@ class _Consumer(faust_aiokafka.Consumer):  # type: ignore[misc]  # faust is Any 
         try:
             while not (consumer_should_stop() or fetcher_should_stop()):
                 set_flag(CONSUMER_FETCHING)
-                ait = getmany(timeout=1.0)
+                # faust waits up to 1 s for the partitions not held back by a full stream
+                # buffer; one that comes back meanwhile waits with it (the profiles partitions,
+                # quiet, were all it fetched for 40% of a backlog's drain: docs/benchmarks.md).
+                held_back = self._buffered_partitions  # faust's: their stream buffer is full
+                ait = getmany(timeout=self.app.fetch_max_wait if held_back else 1.0)
 
                 # faust: getmany may be called in a loop never releasing to the event loop
                 await self.sleep(0)

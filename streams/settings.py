@@ -44,7 +44,9 @@ class Settings(BaseSettings):
         gt=0,
         description="Seconds the broker may hold a fetch that finds no new messages (env "
         "KAFKA_FETCH_MAX_WAIT). The consumer keeps one fetch in flight per broker, so a long "
-        "wait on a quiet topic (profiles) delays the busy one (events); see streams/app.py.",
+        "wait on a quiet topic (profiles) delays the busy one (events); see streams/app.py. "
+        "Also the longest the worker waits for fetched messages while a full stream buffer "
+        "holds a partition back.",
     )
     kafka_fetch_min_bytes: int = Field(
         65536,
