@@ -39,7 +39,8 @@ class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):  # type: ignore[mi
 
 
 class _Consumer(faust_aiokafka.Consumer):  # type: ignore[misc]  # faust is Any to mypy
-    """faust's consumer, delivering each fetched message without four tasks per message.
+    """faust's consumer, delivering each fetched message without four tasks per message, and
+    fetching again soon while a full stream buffer holds a partition back.
 
     faust-streaming 0.15.3's fetch loop (`Consumer._drain_messages`) hands every message to the
     streams through mode's `Service.wait_first(delivery, suspend_flow.wait())`, which wraps the
@@ -123,8 +124,9 @@ class _Consumer(faust_aiokafka.Consumer):  # type: ignore[misc]  # faust is Any 
                 # faust waits up to 1 s for the partitions not held back by a full stream
                 # buffer; one that comes back meanwhile waits with it (the profiles partitions,
                 # quiet, were all it fetched for 40% of a backlog's drain: docs/benchmarks.md).
+                # With every partition held back faust sleeps its second (`_wait_next_records`).
                 held_back = self._buffered_partitions  # faust's: their stream buffer is full
-                ait = getmany(timeout=self.app.fetch_max_wait if held_back else 1.0)
+                ait = getmany(timeout=min(self.app.fetch_max_wait, 1.0) if held_back else 1.0)
 
                 # faust: getmany may be called in a loop never releasing to the event loop
                 await self.sleep(0)

@@ -46,7 +46,7 @@ class Settings(BaseSettings):
         "KAFKA_FETCH_MAX_WAIT). The consumer keeps one fetch in flight per broker, so a long "
         "wait on a quiet topic (profiles) delays the busy one (events); see streams/app.py. "
         "Also the longest the worker waits for fetched messages while a full stream buffer "
-        "holds a partition back.",
+        "holds some partition back (at most faust's 1 s).",
     )
     kafka_fetch_min_bytes: int = Field(
         65536,

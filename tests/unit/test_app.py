@@ -8,10 +8,13 @@ import contextlib
 import hashlib
 import inspect
 import tempfile
+import types
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from faust.transport.consumer import Consumer as FaustConsumer
+from faust.types import TP
 
 from streams.app import create_app
 from streams.settings import Settings
@@ -53,11 +56,41 @@ def test_faust_monitor_is_not_a_sensor_of_the_app() -> None:
 
 def test_fausts_fetch_loop_is_the_one_the_app_consumer_copies() -> None:
     # `_Consumer._drain_messages` is faust-streaming 0.15.3's, step for step, but for the
-    # delivery: a faust whose loop changed needs it copied again.
+    # delivery and the fetch's timeout: a faust whose loop changed needs it copied again.
     source = inspect.getsource(FaustConsumer._drain_messages)
     assert hashlib.sha256(source.encode()).hexdigest() == (
         "44a2500309e83c630493f6828af50166ec8d96a0b3e4fb2bab735f704ae93417"
     ), "faust's Consumer._drain_messages changed: copy it into streams/app.py again"
+
+
+async def _fetch_timeouts(settings: Settings, held_back: bool) -> list[float]:
+    """The timeouts the app consumer's fetch loop passes to `getmany` over three turns, with
+    one partition held back by a full stream buffer or none."""
+    consumer = create_app(settings).consumer
+    if held_back:
+        consumer.on_buffer_full(TP("events", 0))
+    timeouts: list[float] = []
+
+    async def getmany(timeout: float) -> AsyncIterator[tuple[TP, object]]:
+        timeouts.append(timeout)
+        if len(timeouts) == 3:
+            consumer._stopped.set()
+        return
+        yield  # an async generator that fetches nothing
+
+    consumer.getmany = getmany
+    fetcher = types.SimpleNamespace(_stopped=asyncio.Event())
+    await asyncio.wait_for(consumer._drain_messages(fetcher), 5)
+    return timeouts
+
+
+async def test_the_fetch_waits_briefly_while_a_full_stream_buffer_holds_a_partition_back() -> None:
+    # faust waits its whole second for the other partitions, and one that comes back waits too.
+    settings = Settings(kafka_fetch_max_wait=0.03)
+    assert await _fetch_timeouts(settings, held_back=True) == [0.03] * 3
+    assert await _fetch_timeouts(settings, held_back=False) == [1.0] * 3
+    # never longer than faust's own
+    assert await _fetch_timeouts(Settings(kafka_fetch_max_wait=1.5), held_back=True) == [1.0] * 3
 
 
 async def _blocked_delivery(cancelled: list[bool]) -> None:
