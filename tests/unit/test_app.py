@@ -93,6 +93,41 @@ async def test_the_fetch_waits_briefly_while_a_full_stream_buffer_holds_a_partit
     assert await _fetch_timeouts(Settings(kafka_fetch_max_wait=1.5), held_back=True) == [1.0] * 3
 
 
+@pytest.mark.parametrize("fausts", [False, True], ids=["the app's loop", "faust's loop"])
+async def test_the_fetch_loop_delivers_in_order_drops_what_it_has_read_and_records_gaps(
+    fausts: bool,
+) -> None:
+    # The copied loop's own steps, the same as faust's: read offsets, dropped re-reads, gaps
+    # for topics with acks (the scorer's input topics have none; the loop keeps faust's way).
+    consumer = create_app(Settings()).consumer
+    tp = TP("events", 0)
+    fetched = [5, 6, 4, 9, 10]  # 4 was read before; 7 and 8 never came
+    delivered: list[int] = []
+    gaps: list[tuple[int, int]] = []
+
+    async def callback(message: types.SimpleNamespace) -> None:
+        delivered.append(message.offset)
+
+    async def add_gap(tp_: TP, offset_from: int, offset_to: int) -> None:
+        gaps.append((offset_from, offset_to))
+
+    async def getmany(timeout: float) -> AsyncIterator[tuple[TP, object]]:
+        for offset in fetched:
+            yield tp, types.SimpleNamespace(offset=offset, topic=tp.topic, key=None, value=b"")
+        consumer._stopped.set()
+
+    consumer.callback = callback
+    consumer.getmany = getmany
+    consumer._add_gap = add_gap
+    consumer.app.topics.acks_enabled_for = lambda topic: True
+    fetcher = types.SimpleNamespace(_stopped=asyncio.Event())
+    drain = FaustConsumer._drain_messages if fausts else type(consumer)._drain_messages
+    await asyncio.wait_for(drain(consumer, fetcher), 5)
+    assert delivered == [5, 6, 9, 10]
+    assert consumer._read_offset[tp] == 10
+    assert gaps == [(7, 9)]
+
+
 async def _blocked_delivery(cancelled: list[bool]) -> None:
     try:
         await asyncio.Event().wait()  # a stream buffer that never has room
