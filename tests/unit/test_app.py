@@ -9,8 +9,9 @@ import hashlib
 import inspect
 import tempfile
 import types
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from faust.transport.consumer import Consumer as FaustConsumer
@@ -158,24 +159,22 @@ async def test_a_delivery_error_reaches_the_fetch_loop() -> None:
         await consumer._deliver(delivery())
 
 
-async def test_a_blocked_delivery_is_cancelled_when_the_flow_is_suspended() -> None:
+@pytest.mark.parametrize(
+    "interrupt",
+    [
+        pytest.param(lambda c: c.stop_flow(), id="the flow is suspended (a rebalance)"),
+        pytest.param(lambda c: c._stopped.set(), id="the consumer stops"),
+        pytest.param(lambda c: c._crashed.set(), id="the consumer crashes"),
+    ],
+)
+async def test_a_blocked_delivery_is_cancelled_when(interrupt: Callable[[Any], None]) -> None:
     consumer = create_app(Settings()).consumer
     cancelled: list[bool] = []
     fetch_loop = asyncio.create_task(consumer._deliver(_blocked_delivery(cancelled)))
     await asyncio.sleep(0.01)
     assert not fetch_loop.done()
-    consumer.stop_flow()  # a rebalance
+    interrupt(consumer)
     await asyncio.wait_for(fetch_loop, 1)  # returns, as faust's wait_first does
-    assert cancelled == [True]
-
-
-async def test_a_blocked_delivery_is_cancelled_when_the_consumer_stops() -> None:
-    consumer = create_app(Settings()).consumer
-    cancelled: list[bool] = []
-    fetch_loop = asyncio.create_task(consumer._deliver(_blocked_delivery(cancelled)))
-    await asyncio.sleep(0.01)
-    consumer._stopped.set()
-    await asyncio.wait_for(fetch_loop, 1)
     assert cancelled == [True]
 
 
