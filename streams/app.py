@@ -117,6 +117,7 @@ class _Consumer(faust_aiokafka.Consumer):  # type: ignore[misc]  # faust is Any 
         yield_every = 100
         num_since_yield = 0
         sleep = asyncio.sleep
+        held_back_timeout = min(self.app.fetch_max_wait, 1.0)
 
         try:
             while not (consumer_should_stop() or fetcher_should_stop()):
@@ -126,7 +127,7 @@ class _Consumer(faust_aiokafka.Consumer):  # type: ignore[misc]  # faust is Any 
                 # quiet, were all it fetched for 40% of a backlog's drain: docs/benchmarks.md).
                 # With every partition held back faust sleeps its second (`_wait_next_records`).
                 held_back = self._buffered_partitions  # faust's: their stream buffer is full
-                ait = getmany(timeout=min(self.app.fetch_max_wait, 1.0) if held_back else 1.0)
+                ait = getmany(timeout=held_back_timeout if held_back else 1.0)
 
                 # faust: getmany may be called in a loop never releasing to the event loop
                 await self.sleep(0)
