@@ -226,7 +226,7 @@ def format_storage(ends: Endpoints) -> None:
             "--config",
             str(props),
             "--cluster-id",
-            uuid_to_kafka_id(uuid.uuid4()),
+            new_cluster_id(),
             "--standalone",
         ],
         capture_output=True,
@@ -238,6 +238,19 @@ def format_storage(ends: Endpoints) -> None:
             "`make up` again. StorageTool said:\n"
             + "\n".join((result.stdout + result.stderr).splitlines()[-15:])
         )
+
+
+def new_cluster_id(random_uuid: Callable[[], uuid.UUID] = uuid.uuid4) -> str:
+    """A random KRaft cluster id that StorageTool's argument parser accepts.
+
+    An id is a UUID in URL-safe base64, which starts with "-" once in 64 draws; the parser then
+    reads it as an option and `--cluster-id` as missing. Kafka's own `Uuid.randomUuid` draws again
+    in that case, and so do we.
+    """
+    while True:
+        cluster_id = uuid_to_kafka_id(random_uuid())
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 def uuid_to_kafka_id(value: uuid.UUID) -> str:
