@@ -10,6 +10,7 @@ import dataclasses
 import hashlib
 import math
 import struct
+from fractions import Fraction
 from typing import Any
 
 import pytest
@@ -38,8 +39,76 @@ def model_view(state: AccountState, model_id: str) -> Snapshot:
     return snapshot(state.view()["models"][model_id])
 
 
+def varint(value: int) -> bytes:
+    """LEB128, as docs/state.md says."""
+    out = bytearray()
+    while value >= 0x80:
+        out.append(value & 0x7F | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def zigzag(value: int) -> int:
+    return (value << 1) ^ (value >> 63)
+
+
+def bits(value: float) -> bytes:
+    return struct.pack("<d", value)
+
+
+def exact_count(t: float, per_second: int) -> int | None:
+    """`t` as a whole count of 1/per_second seconds, if that count gives `t` back exactly."""
+    scaled = t * per_second
+    if not math.isfinite(scaled) or abs(scaled) > 2**53:
+        return None
+    half_away = math.floor(Fraction(abs(scaled)) + Fraction(1, 2))  # Rust's f64::round
+    count = half_away if scaled >= 0 else -half_away
+    return count if bits(count / per_second) == bits(t) else None
+
+
+def anchor_of(t: float) -> int:
+    return exact_count(t, 1000) or 0
+
+
+def spec_time(t: float, anchor: int) -> bytes:
+    for per_second, tag in ((1000, 0), (1_000_000, 1)):
+        count = exact_count(t, per_second)
+        if count is not None and abs(delta := count - anchor * per_second // 1000) < 2**61:
+            return varint(zigzag(delta) << 2 | tag)
+    return varint(2) + bits(t)
+
+
 def spec_model_blob(ms: Snapshot) -> bytes:
-    """A model-state blob laid out as docs/state.md says."""
+    """A model-state blob laid out as docs/state.md says (format 2)."""
+    tier = ms["tier"].encode()
+    parts = [bytes((2,)), varint(ms["version"]), varint(ms["seq"]), bits(ms["last_total"])]
+    parts += [bytes((len(tier),)), tier, bytes((len(ms["behaviors"]),))]
+    for bs in ms["behaviors"]:
+        signals = len(bs["sums"])
+        hits = [k for k in range(signals) if bs["sums"][k] != 0.0 or bs["streak"][k]]
+        caps = [k for k in range(signals) if bs["cap_today"][k] or bs["cap_yesterday"][k]]
+        parts += [struct.pack("<IB", bs["fingerprint"], signals), spec_time(bs["ref"], 0)]
+        parts += [varint(zigzag(bs["cap_day"])), bytes((len(hits), len(caps), len(bs["contacts"])))]
+        anchor = anchor_of(bs["ref"])
+        for k in hits:
+            parts += [bytes((k,)), bits(bs["sums"][k]), spec_time(bs["last_hit"][k], anchor)]
+            parts.append(varint(bs["streak"][k]))
+        for k in caps:
+            parts += [bytes((k,)), varint(bs["cap_today"][k]), varint(bs["cap_yesterday"][k])]
+        for key, at in bs["contacts"].items():
+            parts += [key, spec_time(at, anchor)]
+    return b"".join(parts)
+
+
+def spec_meta_blob(clock: float, dedupe: dict[bytes, float]) -> bytes:
+    anchor = anchor_of(clock)
+    entries = (key + spec_time(at, anchor) for key, at in dedupe.items())
+    return bytes((2,)) + spec_time(clock, 0) + b"".join(entries)
+
+
+def legacy_model_blob(ms: Snapshot) -> bytes:
+    """A model-state blob as format 1 laid it out (docs/state.md), which is still read."""
     tier = ms["tier"].encode()
     parts = [struct.pack("<BIIdB", 1, ms["version"], ms["seq"], ms["last_total"], len(tier)), tier]
     parts.append(bytes((len(ms["behaviors"]),)))
@@ -57,6 +126,11 @@ def spec_model_blob(ms: Snapshot) -> bytes:
         )
         parts.extend(struct.pack("<8sd", key, at) for key, at in bs["contacts"].items())
     return b"".join(parts)
+
+
+def legacy_meta_blob(clock: float, dedupe: dict[bytes, float]) -> bytes:
+    entries = (struct.pack("<8sd", key, at) for key, at in dedupe.items())
+    return struct.pack("<Bd", 1, clock) + b"".join(entries)
 
 
 def typical_account(engine: Engine) -> AccountState:
@@ -87,18 +161,19 @@ def test_account_meta_round_trip_is_exact() -> None:
     view = state.view()
     assert _core.meta_view(meta) == (view["clock"], view["dedupe"])
     assert len(view["dedupe"]) == 4
-    assert meta == struct.pack("<Bd", 1, state.clock) + b"".join(
-        struct.pack("<8sd", key, at) for key, at in view["dedupe"].items()
-    )
+    assert meta == spec_meta_blob(view["clock"], view["dedupe"])
 
 
-def test_typical_model_state_is_well_under_200_bytes() -> None:
+def test_typical_model_state_is_well_under_120_bytes() -> None:
     engine = Engine([scoring_md_model()])
     meta, blobs = engine.dump(typical_account(engine))
-    # Head 18 + "warm" 4 + 1; one behavioral criterion 20; 4 signals hit 4 * 19; one capped
-    # counter 9; 2 contacts 2 * 16: 23 + 20 + 76 + 9 + 32 = 160.
-    assert len(blobs["new-business"]) == 160
-    assert len(meta) == 9 + 4 * 16  # clock + four event ids
+    # Head 12 + "warm" 4 + 1; one behavioral criterion 11 + its ref 7 (ms since 1970); 4 signals
+    # hit 4 * 10 + their times 1, 4, 4, 5 (ms after the ref); one capped counter 3; 2 contacts
+    # 2 * 8 + their times 4, 5: 17 + 18 + 54 + 3 + 25 = 117 (format 1: 160).
+    assert len(blobs["new-business"]) == 117
+    # Format 2, the clock 7 (ms since 1970), four event ids 4 * 8 and their times 5, 5, 5, 1
+    # (ms before the clock): 56 (format 1: 73).
+    assert len(meta) == 1 + 7 + 4 * 8 + 16
 
 
 def test_dump_and_restore_continue_exactly_like_the_live_state() -> None:
@@ -142,8 +217,8 @@ def test_dump_prunes_dedupe_entries_older_than_the_window() -> None:
 
 @pytest.mark.parametrize(
     "blob",
-    [b"", b"\x02" + bytes(30), b"\x01\x00", None],
-    ids=["empty", "unknown format", "truncated", "trailing bytes"],
+    [b"", b"\x03" + bytes(30), b"\x01\x00", b"\x02\x01", b"\x02\x01\x01" + b"\xff" * 11, None],
+    ids=["empty", "unknown format", "truncated", "truncated", "varint over 64 bits", "trailing"],
 )
 def test_foreign_model_blobs_are_refused(blob: bytes | None) -> None:
     engine = Engine([scoring_md_model()])
@@ -153,7 +228,18 @@ def test_foreign_model_blobs_are_refused(blob: bytes | None) -> None:
         engine.restore(ACCOUNT, None, {"new-business": blob}, None)
 
 
-@pytest.mark.parametrize("blob", [b"", b"\x02" + bytes(8), b"\x01" + bytes(8) + b"xyz"])
+@pytest.mark.parametrize(
+    "blob",
+    [
+        b"",
+        b"\x03" + bytes(8),
+        b"\x01" + bytes(8) + b"xyz",
+        b"\x02\x00" + bytes(7),  # a dedupe id cut short
+        b"\x02\x00" + bytes(8),  # an id without its time
+        b"\x02\x03",  # an unknown time tag
+        b"\x02\x02" + bytes(7),  # a double cut short
+    ],
+)
 def test_foreign_meta_blobs_are_refused(blob: bytes) -> None:
     with pytest.raises(StateDecodeError):
         Engine([scoring_md_model()]).restore(ACCOUNT, blob, {}, None)
@@ -163,7 +249,7 @@ def test_a_signal_index_outside_the_criterion_is_refused() -> None:
     engine = Engine([scoring_md_model()])
     view = model_view(engine.new_account(ACCOUNT), "new-business")
     view["behaviors"][0]["streak"][0] = 1
-    blob = bytearray(spec_model_blob(view))
+    blob = bytearray(legacy_model_blob(view))
     blob[-19] = 200  # the one hit's signal index
     with pytest.raises(StateDecodeError, match="out of range"):
         engine.restore(ACCOUNT, None, {"new-business": bytes(blob)}, None)
@@ -220,6 +306,16 @@ def test_dump_many_refuses_a_state_whose_tier_its_model_does_not_have() -> None:
 
 finite = st.floats(allow_nan=False, allow_infinity=False)
 u32 = st.integers(0, 2**32 - 1)
+# Times: any double, and those the codec counts in milliseconds or microseconds (what the event
+# parser gives), near today and anywhere a count stays exact.
+times = st.one_of(
+    finite,
+    st.just(-0.0),
+    st.integers(1_700_000_000_000, 1_900_000_000_000).map(lambda ms: ms / 1e3),
+    st.integers(1_700_000_000_000_000, 1_900_000_000_000_000).map(lambda us: us / 1e6),
+    st.integers(-(2**53), 2**53).map(lambda ms: ms / 1e3),
+    st.integers(-(2**53), 2**53).map(lambda us: us / 1e6),
+)
 
 
 @st.composite
@@ -227,7 +323,7 @@ def behavior_states(draw: st.DrawFn) -> Snapshot:
     signals = draw(st.integers(0, 12))
     bs: Snapshot = {
         "fingerprint": draw(u32),
-        "ref": draw(finite),
+        "ref": draw(times),
         "sums": [0.0] * signals,
         "last_hit": [0.0] * signals,
         "streak": [0] * signals,
@@ -238,9 +334,9 @@ def behavior_states(draw: st.DrawFn) -> Snapshot:
     for k in range(signals):
         if draw(st.booleans()):
             bs["sums"][k] = draw(finite)
-            bs["last_hit"][k] = draw(finite)
+            bs["last_hit"][k] = draw(times)
             bs["streak"][k] = draw(st.integers(1, 0xFFFF))  # hit at least once
-    bs["contacts"] = draw(st.dictionaries(st.binary(min_size=8, max_size=8), finite, max_size=6))
+    bs["contacts"] = draw(st.dictionaries(st.binary(min_size=8, max_size=8), times, max_size=6))
     return bs
 
 
@@ -255,24 +351,63 @@ def model_states(draw: st.DrawFn) -> Snapshot:
     }
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(model_states())
 def test_any_model_state_round_trips(ms: Snapshot) -> None:
     blob = spec_model_blob(ms)
     assert snapshot(_core.model_state_view(blob)) == ms
+    # Bytes equal, so every double came back with its bits (0.0 == -0.0 would not show it).
     assert _core.reencode_model_state(blob) == blob
 
 
-@settings(max_examples=100, deadline=None)
-@given(
-    st.one_of(finite, st.just(float("-inf"))),
-    st.dictionaries(st.binary(min_size=8, max_size=8), finite, max_size=20),
+@settings(max_examples=150, deadline=None)
+@given(model_states())
+def test_any_format_1_model_state_is_read_and_rewritten_in_format_2(ms: Snapshot) -> None:
+    assert snapshot(_core.model_state_view(legacy_model_blob(ms))) == ms
+    assert _core.reencode_model_state(legacy_model_blob(ms)) == spec_model_blob(ms)
+
+
+meta_args = (
+    st.one_of(times, st.just(float("-inf"))),
+    st.dictionaries(st.binary(min_size=8, max_size=8), times, max_size=20),
 )
+
+
+@settings(max_examples=300, deadline=None)
+@given(*meta_args)
 def test_any_account_meta_round_trips(clock: float, dedupe: dict[bytes, float]) -> None:
-    blob = struct.pack("<Bd", 1, clock) + b"".join(
-        struct.pack("<8sd", key, at) for key, at in dedupe.items()
-    )
-    assert _core.meta_view(blob) == (clock, dedupe)
+    read_clock, read_dedupe = _core.meta_view(spec_meta_blob(clock, dedupe))
+    assert bits(read_clock) == bits(clock)
+    assert {key: bits(at) for key, at in read_dedupe.items()} == {
+        key: bits(at) for key, at in dedupe.items()
+    }
+
+
+@settings(max_examples=100, deadline=None)
+@given(*meta_args)
+def test_any_format_1_account_meta_is_read(clock: float, dedupe: dict[bytes, float]) -> None:
+    assert _core.meta_view(legacy_meta_blob(clock, dedupe)) == (clock, dedupe)
+
+
+@pytest.mark.parametrize(
+    ("t", "anchor", "encoded"),
+    [
+        (1_795_000_000.123, 1_795_000_000_000, varint(zigzag(123) << 2)),  # 2 bytes
+        (1_795_000_000.123456, 1_795_000_000_000, varint(zigzag(123_456) << 2 | 1)),
+        (1_794_999_999.0, 1_795_000_000_000, varint(zigzag(-1000) << 2)),
+        (0.0, 0, b"\x00"),
+        (-0.0, 0, b"\x02" + bits(-0.0)),  # a count has no sign of its own
+        (0.1 + 0.2, 0, b"\x02" + bits(0.1 + 0.2)),  # no whole count of microseconds
+        (float("-inf"), 0, b"\x02" + bits(float("-inf"))),
+    ],
+)
+def test_a_time_is_a_count_from_its_anchor_or_else_the_double(
+    t: float, anchor: int, encoded: bytes
+) -> None:
+    assert spec_time(t, anchor) == encoded
+    blob = spec_meta_blob(anchor / 1e3, {bytes(8): t})
+    assert blob == b"\x02" + spec_time(anchor / 1e3, 0) + bytes(8) + encoded
+    assert bits(_core.meta_view(blob)[1][bytes(8)]) == bits(t)
 
 
 def test_score_is_a_frozen_value() -> None:

@@ -11,6 +11,7 @@
 //! bits: sums run left to right from zero, `2^x` is libm's `pow(2, x)` like CPython's `**`,
 //! and the UTC day is CPython's float floor division.
 
+mod codec;
 mod decode;
 mod explain;
 mod profile;
@@ -25,11 +26,13 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 use pyo3::{intern, IntoPyObjectExt};
 
+use crate::codec::{
+    decode_meta, decode_model_state, encode_meta, encode_model_state, CODEC_FORMAT,
+};
 use crate::explain::Explained;
 use crate::profile::ProfileDef;
 use crate::text::py_floordiv;
 
-const CODEC_FORMAT: u8 = 1;
 const MAX_STREAK: u32 = 0xFFFF;
 const REBASE_HALF_LIVES: f64 = 60.0;
 const DAY: f64 = 86400.0;
@@ -204,196 +207,6 @@ fn model_view<'py>(py: Python<'py>, ms: &ModelState) -> PyResult<Bound<'py, PyDi
     }
     m.set_item("behaviors", behaviors)?;
     Ok(m)
-}
-
-// --- codec (docs/state.md: little-endian, a leading format byte) ---------------------------
-
-struct Reader<'a> {
-    blob: &'a [u8],
-    pos: usize,
-}
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
-        let end = self
-            .pos
-            .checked_add(n)
-            .filter(|&end| end <= self.blob.len());
-        match end {
-            Some(end) => {
-                let out = &self.blob[self.pos..end];
-                self.pos = end;
-                Ok(out)
-            }
-            None => Err(format!("{} bytes needed at offset {}", n, self.pos)),
-        }
-    }
-    fn u8(&mut self) -> Result<u8, String> {
-        Ok(self.take(1)?[0])
-    }
-    fn u16(&mut self) -> Result<u16, String> {
-        Ok(u16::from_le_bytes(self.take(2)?.try_into().unwrap()))
-    }
-    fn u32(&mut self) -> Result<u32, String> {
-        Ok(u32::from_le_bytes(self.take(4)?.try_into().unwrap()))
-    }
-    fn i32(&mut self) -> Result<i32, String> {
-        Ok(i32::from_le_bytes(self.take(4)?.try_into().unwrap()))
-    }
-    fn f64(&mut self) -> Result<f64, String> {
-        Ok(f64::from_le_bytes(self.take(8)?.try_into().unwrap()))
-    }
-    fn key(&mut self) -> Result<Key, String> {
-        Ok(self.take(8)?.try_into().unwrap())
-    }
-}
-
-fn encode_model_state(ms: &ModelState) -> Result<Vec<u8>, String> {
-    let tier = ms.tier.as_bytes();
-    if tier.len() > 255 || ms.behaviors.len() > 255 {
-        return Err("tier name over 255 bytes or more than 255 behavioral criteria".into());
-    }
-    let mut out = Vec::with_capacity(64 + 64 * ms.behaviors.len());
-    out.push(CODEC_FORMAT);
-    out.extend_from_slice(&ms.version.to_le_bytes());
-    out.extend_from_slice(&ms.seq.to_le_bytes());
-    out.extend_from_slice(&ms.last_total.to_le_bytes());
-    out.push(tier.len() as u8);
-    out.extend_from_slice(tier);
-    out.push(ms.behaviors.len() as u8);
-    for bs in &ms.behaviors {
-        let signals = bs.sums.len();
-        if signals > 255 {
-            return Err("more than 255 signals in one criterion".into());
-        }
-        if bs.contacts.len() > 255 {
-            return Err("more than 255 contacts kept for one criterion".into());
-        }
-        // Counted, then walked again: no list of indices allocated per criterion and dump.
-        let is_hit = |k: &usize| bs.sums[*k] != 0.0 || bs.streak[*k] != 0;
-        let has_cap = |k: &usize| bs.cap_today[*k] != 0 || bs.cap_yesterday[*k] != 0;
-        out.extend_from_slice(&bs.fingerprint.to_le_bytes());
-        out.push(signals as u8);
-        out.extend_from_slice(&bs.reference.to_le_bytes());
-        out.extend_from_slice(&bs.cap_day.to_le_bytes());
-        out.push((0..signals).filter(is_hit).count() as u8);
-        out.push((0..signals).filter(has_cap).count() as u8);
-        out.push(bs.contacts.len() as u8);
-        for k in (0..signals).filter(is_hit) {
-            out.push(k as u8);
-            out.extend_from_slice(&bs.sums[k].to_le_bytes());
-            out.extend_from_slice(&bs.last_hit[k].to_le_bytes());
-            out.extend_from_slice(&(bs.streak[k].min(MAX_STREAK) as u16).to_le_bytes());
-        }
-        for k in (0..signals).filter(has_cap) {
-            out.push(k as u8);
-            out.extend_from_slice(&bs.cap_today[k].to_le_bytes());
-            out.extend_from_slice(&bs.cap_yesterday[k].to_le_bytes());
-        }
-        for (key, at) in &bs.contacts {
-            out.extend_from_slice(key);
-            out.extend_from_slice(&at.to_le_bytes());
-        }
-    }
-    Ok(out)
-}
-
-fn decode_model_state(model: &str, blob: &[u8]) -> Result<ModelState, String> {
-    let mut r = Reader { blob, pos: 0 };
-    let corrupt = |e: String| format!("corrupt model state: {e}");
-    let format = r.u8().map_err(corrupt)?;
-    if format != CODEC_FORMAT {
-        return Err(format!("unknown model-state format {format}"));
-    }
-    let version = r.u32().map_err(corrupt)?;
-    let seq = r.u32().map_err(corrupt)?;
-    let last_total = r.f64().map_err(corrupt)?;
-    let tier_len = r.u8().map_err(corrupt)? as usize;
-    let tier = std::str::from_utf8(r.take(tier_len).map_err(corrupt)?)
-        .map_err(|e| corrupt(e.to_string()))?
-        .to_owned();
-    let count = r.u8().map_err(corrupt)?;
-    let mut behaviors = Vec::with_capacity(count as usize);
-    for _ in 0..count {
-        let fingerprint = r.u32().map_err(corrupt)?;
-        let signals = r.u8().map_err(corrupt)? as usize;
-        let reference = r.f64().map_err(corrupt)?;
-        let cap_day = r.i32().map_err(corrupt)?;
-        let hits = r.u8().map_err(corrupt)?;
-        let caps = r.u8().map_err(corrupt)?;
-        let contacts = r.u8().map_err(corrupt)?;
-        let mut bs = BehaviorState::new(fingerprint, signals);
-        bs.reference = reference;
-        bs.cap_day = cap_day;
-        let index = |k: u8| -> Result<usize, String> {
-            let k = k as usize;
-            if k < signals {
-                Ok(k)
-            } else {
-                Err(corrupt(format!("signal index {k} out of range")))
-            }
-        };
-        for _ in 0..hits {
-            let k = index(r.u8().map_err(corrupt)?)?;
-            bs.sums[k] = r.f64().map_err(corrupt)?;
-            bs.last_hit[k] = r.f64().map_err(corrupt)?;
-            bs.streak[k] = r.u16().map_err(corrupt)? as u32;
-        }
-        for _ in 0..caps {
-            let k = index(r.u8().map_err(corrupt)?)?;
-            bs.cap_today[k] = r.u32().map_err(corrupt)?;
-            bs.cap_yesterday[k] = r.u32().map_err(corrupt)?;
-        }
-        for _ in 0..contacts {
-            let key = r.key().map_err(corrupt)?;
-            let at = r.f64().map_err(corrupt)?;
-            bs.contacts.insert(key, at);
-        }
-        behaviors.push(bs);
-    }
-    if r.pos != blob.len() {
-        return Err("corrupt model state: trailing bytes".into());
-    }
-    Ok(ModelState {
-        model: model.to_owned(),
-        version,
-        tier,
-        seq,
-        last_total,
-        behaviors,
-        fit_scores: Vec::new(),
-        fit_points: 0.0,
-    })
-}
-
-fn encode_meta(state: &AccountState) -> Vec<u8> {
-    let mut out = Vec::with_capacity(9 + 16 * state.dedupe.len());
-    out.push(CODEC_FORMAT);
-    out.extend_from_slice(&state.clock.to_le_bytes());
-    for (key, at) in &state.dedupe {
-        out.extend_from_slice(key);
-        out.extend_from_slice(&at.to_le_bytes());
-    }
-    out
-}
-
-fn decode_meta(blob: &[u8]) -> Result<(f64, IndexMap<Key, f64>), String> {
-    let mut r = Reader { blob, pos: 0 };
-    let format = r.u8().map_err(|e| format!("corrupt account meta: {e}"))?;
-    let clock = r.f64().map_err(|e| format!("corrupt account meta: {e}"))?;
-    if format != CODEC_FORMAT {
-        return Err(format!("unknown account-meta format {format}"));
-    }
-    if !(blob.len() - r.pos).is_multiple_of(16) {
-        return Err("corrupt account meta: truncated dedupe entry".into());
-    }
-    let mut dedupe = IndexMap::with_capacity((blob.len() - r.pos) / 16);
-    while r.pos < blob.len() {
-        let key = r.key()?;
-        let at = r.f64()?;
-        dedupe.insert(key, at);
-    }
-    Ok((clock, dedupe))
 }
 
 // --- compiled models -------------------------------------------------------------------------
