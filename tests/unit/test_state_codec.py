@@ -68,7 +68,9 @@ def exact_count(t: float, per_second: int) -> int | None:
 
 
 def anchor_of(t: float) -> int:
-    return exact_count(t, 1000) or 0
+    """`t`'s whole milliseconds (floor), or 0 when it has none."""
+    scaled = t * 1000
+    return math.floor(scaled) if math.isfinite(scaled) and abs(scaled) <= 2**53 else 0
 
 
 def spec_time(t: float, anchor: int) -> bytes:
@@ -176,6 +178,18 @@ def test_typical_model_state_is_well_under_120_bytes() -> None:
     assert len(meta) == 1 + 7 + 4 * 8 + 16
 
 
+def test_one_demo_request_blob_sizes() -> None:
+    engine = Engine([scoring_md_model()])
+    state = engine.new_account(ACCOUNT)
+    engine.apply_event(state, event("d1", "form_submit", T0, form="demo"))
+    meta, blobs = engine.dump(state)
+    # Head 12 + "cold" 4 + 1; the criterion 9 (its cap day 0 takes 1 byte: the demo request is
+    # not capped) + its ref 7; the hit 11 (its time is the ref's): 17 + 16 + 11.
+    assert len(blobs["new-business"]) == 44
+    assert len(meta) == 1 + 7 + 8 + 1  # the clock, one event id and its time (the clock's)
+    assert len(legacy_model_blob(model_view(state, "new-business"))) == 62
+
+
 def test_dump_and_restore_continue_exactly_like_the_live_state() -> None:
     engine = Engine([scoring_md_model()])
     live = typical_account(engine)
@@ -217,8 +231,26 @@ def test_dump_prunes_dedupe_entries_older_than_the_window() -> None:
 
 @pytest.mark.parametrize(
     "blob",
-    [b"", b"\x03" + bytes(30), b"\x01\x00", b"\x02\x01", b"\x02\x01\x01" + b"\xff" * 11, None],
-    ids=["empty", "unknown format", "truncated", "truncated", "varint over 64 bits", "trailing"],
+    [
+        b"",
+        b"\x03" + bytes(30),
+        b"\x01\x00",
+        b"\x02\x01",
+        b"\x02" + b"\xff" * 9 + b"\x02",
+        b"\x02" + b"\x80" * 10 + b"\x01",
+        b"\x02" + varint(2**32) + bytes(30),
+        None,
+    ],
+    ids=[
+        "empty",
+        "unknown format",
+        "truncated",
+        "truncated varint",
+        "varint over 64 bits",
+        "varint over 10 bytes",
+        "version over 32 bits",
+        "trailing",
+    ],
 )
 def test_foreign_model_blobs_are_refused(blob: bytes | None) -> None:
     engine = Engine([scoring_md_model()])
@@ -237,12 +269,21 @@ def test_foreign_model_blobs_are_refused(blob: bytes | None) -> None:
         b"\x02\x00" + bytes(7),  # a dedupe id cut short
         b"\x02\x00" + bytes(8),  # an id without its time
         b"\x02\x03",  # an unknown time tag
+        b"\x02\x06",  # tag 2 (a double) with a count
         b"\x02\x02" + bytes(7),  # a double cut short
     ],
 )
 def test_foreign_meta_blobs_are_refused(blob: bytes) -> None:
     with pytest.raises(StateDecodeError):
         Engine([scoring_md_model()]).restore(ACCOUNT, blob, {}, None)
+
+
+def test_a_streak_over_its_cap_is_refused() -> None:
+    engine = Engine([scoring_md_model()])
+    view = model_view(engine.new_account(ACCOUNT), "new-business")
+    view["behaviors"][0]["streak"][0] = 0x10000  # format 1 could not even hold it
+    with pytest.raises(StateDecodeError, match="streak 65536 over 65535"):
+        engine.restore(ACCOUNT, None, {"new-business": spec_model_blob(view)}, None)
 
 
 def test_a_signal_index_outside_the_criterion_is_refused() -> None:
@@ -367,16 +408,16 @@ def test_any_format_1_model_state_is_read_and_rewritten_in_format_2(ms: Snapshot
     assert _core.reencode_model_state(legacy_model_blob(ms)) == spec_model_blob(ms)
 
 
-meta_args = (
-    st.one_of(times, st.just(float("-inf"))),
-    st.dictionaries(st.binary(min_size=8, max_size=8), times, max_size=20),
-)
+any_time = st.one_of(times, st.sampled_from([float("-inf"), float("inf"), float("nan")]))
+meta_args = (any_time, st.dictionaries(st.binary(min_size=8, max_size=8), any_time, max_size=20))
 
 
 @settings(max_examples=300, deadline=None)
 @given(*meta_args)
 def test_any_account_meta_round_trips(clock: float, dedupe: dict[bytes, float]) -> None:
-    read_clock, read_dedupe = _core.meta_view(spec_meta_blob(clock, dedupe))
+    blob = spec_meta_blob(clock, dedupe)
+    read_clock, read_dedupe = _core.meta_view(blob)
+    assert _core.reencode_meta(blob) == blob
     assert bits(read_clock) == bits(clock)
     assert {key: bits(at) for key, at in read_dedupe.items()} == {
         key: bits(at) for key, at in dedupe.items()
@@ -386,7 +427,12 @@ def test_any_account_meta_round_trips(clock: float, dedupe: dict[bytes, float]) 
 @settings(max_examples=100, deadline=None)
 @given(*meta_args)
 def test_any_format_1_account_meta_is_read(clock: float, dedupe: dict[bytes, float]) -> None:
-    assert _core.meta_view(legacy_meta_blob(clock, dedupe)) == (clock, dedupe)
+    read_clock, read_dedupe = _core.meta_view(legacy_meta_blob(clock, dedupe))
+    assert bits(read_clock) == bits(clock)
+    assert {key: bits(at) for key, at in read_dedupe.items()} == {
+        key: bits(at) for key, at in dedupe.items()
+    }
+    assert _core.reencode_meta(legacy_meta_blob(clock, dedupe)) == spec_meta_blob(clock, dedupe)
 
 
 @pytest.mark.parametrize(
@@ -399,6 +445,8 @@ def test_any_format_1_account_meta_is_read(clock: float, dedupe: dict[bytes, flo
         (-0.0, 0, b"\x02" + bits(-0.0)),  # a count has no sign of its own
         (0.1 + 0.2, 0, b"\x02" + bits(0.1 + 0.2)),  # no whole count of microseconds
         (float("-inf"), 0, b"\x02" + bits(float("-inf"))),
+        (1e-6, 9_000_000_000_000_000, b"\x02" + bits(1e-6)),  # 2^61 microseconds or more away
+        (1e-6, 0, varint(zigzag(1) << 2 | 1)),
     ],
 )
 def test_a_time_is_a_count_from_its_anchor_or_else_the_double(

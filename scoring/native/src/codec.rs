@@ -7,7 +7,7 @@
 
 use indexmap::IndexMap;
 
-use crate::{AccountState, BehaviorState, Key, ModelState, MAX_STREAK};
+use crate::{BehaviorState, Key, ModelState, MAX_STREAK};
 
 pub(crate) const CODEC_FORMAT: u8 = 2;
 const LEGACY_FORMAT: u8 = 1;
@@ -17,7 +17,7 @@ const TIME_MILLIS: u64 = 0;
 const TIME_MICROS: u64 = 1;
 const TIME_DOUBLE: u64 = 2;
 /// Counts beyond 2^53 are not exact as doubles; such times are stored as doubles.
-const EXACT_COUNT: f64 = 9_007_199_254_740_992.0;
+const EXACT_COUNT: u64 = 1 << 53;
 
 struct Reader<'a> {
     blob: &'a [u8],
@@ -91,13 +91,14 @@ impl<'a> Reader<'a> {
         let count = |scale: i64| {
             unzigzag(word >> 2)
                 .checked_add(anchor.checked_mul(scale)?)
-                .filter(|count| (count.unsigned_abs() as f64) <= EXACT_COUNT)
+                .filter(|count| count.unsigned_abs() <= EXACT_COUNT)
         };
         let bad = || format!("time out of range at offset {start}");
         match word & 3 {
             TIME_MILLIS => Ok(count(1).ok_or_else(bad)? as f64 / 1e3),
             TIME_MICROS => Ok(count(1000).ok_or_else(bad)? as f64 / 1e6),
             TIME_DOUBLE if word == TIME_DOUBLE => self.f64(),
+            TIME_DOUBLE => Err(format!("time tag 2 with a count at offset {start}")),
             _ => Err(format!("unknown time tag at offset {start}")),
         }
     }
@@ -123,7 +124,7 @@ fn unzigzag(value: u64) -> i64 {
 fn exact_count(t: f64, per_second: f64) -> Option<i64> {
     let count = (t * per_second).round();
     // NaN and infinities fail this too.
-    if count.is_nan() || count.abs() > EXACT_COUNT {
+    if count.is_nan() || count.abs() > EXACT_COUNT as f64 {
         return None;
     }
     // Through the integer, as the reader computes it: -0.0 comes back as 0.0 and is refused.
@@ -131,9 +132,15 @@ fn exact_count(t: f64, per_second: f64) -> Option<i64> {
     ((count as f64 / per_second).to_bits() == t.to_bits()).then_some(count)
 }
 
-/// The milliseconds the times after `t` count from: `t`'s own, or 0 when it has none.
+/// The milliseconds the times after `t` count from: `t`'s whole milliseconds, or 0 for a `t`
+/// without any (not finite, or beyond an exact count). Reader and writer both derive it from
+/// the same bits of `t`, so it need not be exact: a microsecond `t` anchors as well.
 fn anchor_of(t: f64) -> i64 {
-    exact_count(t, 1e3).unwrap_or(0)
+    let ms = (t * 1e3).floor();
+    if ms.is_nan() || ms.abs() > EXACT_COUNT as f64 {
+        return 0;
+    }
+    ms as i64
 }
 
 /// `t` from `anchor` (ms): a millisecond count, a microsecond count (the parser's resolution),
@@ -244,7 +251,7 @@ pub(crate) fn decode_model_state(model: &str, blob: &[u8]) -> Result<ModelState,
                 r.varint_i32().map_err(corrupt)?,
             )
         };
-        let anchor = anchor_of(reference);
+        let anchor = if legacy { 0 } else { anchor_of(reference) };
         let hits = r.u8().map_err(corrupt)?;
         let caps = r.u8().map_err(corrupt)?;
         let contacts = r.u8().map_err(corrupt)?;
@@ -267,7 +274,13 @@ pub(crate) fn decode_model_state(model: &str, blob: &[u8]) -> Result<ModelState,
                 bs.streak[k] = r.u16().map_err(corrupt)? as u32;
             } else {
                 bs.last_hit[k] = r.time(anchor).map_err(corrupt)?;
-                bs.streak[k] = r.varint_u32().map_err(corrupt)?.min(MAX_STREAK);
+                bs.streak[k] = r.varint_u32().map_err(corrupt)?;
+                if bs.streak[k] > MAX_STREAK {
+                    return Err(corrupt(format!(
+                        "streak {} over {MAX_STREAK}",
+                        bs.streak[k]
+                    )));
+                }
             }
         }
         for _ in 0..caps {
@@ -302,12 +315,12 @@ pub(crate) fn decode_model_state(model: &str, blob: &[u8]) -> Result<ModelState,
     })
 }
 
-pub(crate) fn encode_meta(state: &AccountState) -> Vec<u8> {
-    let mut out = Vec::with_capacity(8 + 13 * state.dedupe.len());
+pub(crate) fn encode_meta(clock: f64, dedupe: &IndexMap<Key, f64>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(8 + 13 * dedupe.len());
     out.push(CODEC_FORMAT);
-    put_time(&mut out, state.clock, 0);
-    let anchor = anchor_of(state.clock);
-    for (key, at) in &state.dedupe {
+    put_time(&mut out, clock, 0);
+    let anchor = anchor_of(clock);
+    for (key, at) in dedupe {
         out.extend_from_slice(key);
         put_time(&mut out, *at, anchor);
     }
@@ -327,8 +340,9 @@ pub(crate) fn decode_meta(blob: &[u8]) -> Result<(f64, IndexMap<Key, f64>), Stri
     if legacy && !(blob.len() - r.pos).is_multiple_of(16) {
         return Err("corrupt account meta: truncated dedupe entry".into());
     }
-    let anchor = anchor_of(clock);
-    let mut dedupe = IndexMap::with_capacity((blob.len() - r.pos) / 9);
+    let anchor = if legacy { 0 } else { anchor_of(clock) };
+    let entry_size = if legacy { 16 } else { 12 };
+    let mut dedupe = IndexMap::with_capacity((blob.len() - r.pos) / entry_size);
     while !r.done() {
         let key = r.key().map_err(corrupt)?;
         let at = if legacy { r.f64() } else { r.time(anchor) }.map_err(corrupt)?;

@@ -811,7 +811,7 @@ impl Core {
             }
             blobs.push(encode_model_state(ms)?);
         }
-        Ok((encode_meta(state), blobs))
+        Ok((encode_meta(state.clock, &state.dedupe), blobs))
     }
 
     /// `next_tier_change_time` of the model at `index`; the state is aligned.
@@ -1636,6 +1636,13 @@ fn reencode_model_state<'py>(py: Python<'py>, blob: &[u8]) -> PyResult<Bound<'py
     ))
 }
 
+/// An account-meta blob decoded and encoded again (codec tests).
+#[pyfunction]
+fn reencode_meta<'py>(py: Python<'py>, blob: &[u8]) -> PyResult<Bound<'py, PyBytes>> {
+    let (clock, dedupe) = decode_meta(blob).map_err(PyValueError::new_err)?;
+    Ok(PyBytes::new(py, &encode_meta(clock, &dedupe)))
+}
+
 /// (clock, dedupe) of an account-meta blob (codec tests; ValueError when foreign).
 #[pyfunction]
 fn meta_view<'py>(py: Python<'py>, blob: &[u8]) -> PyResult<(f64, Bound<'py, PyDict>)> {
@@ -1705,6 +1712,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(py_hash_id, m)?)?;
     m.add_function(wrap_pyfunction!(model_state_view, m)?)?;
     m.add_function(wrap_pyfunction!(reencode_model_state, m)?)?;
+    m.add_function(wrap_pyfunction!(reencode_meta, m)?)?;
     m.add_function(wrap_pyfunction!(meta_view, m)?)?;
     m.add_function(wrap_pyfunction!(py_format_age, m)?)?;
     m.add_function(wrap_pyfunction!(format_number, m)?)?;
