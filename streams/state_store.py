@@ -408,9 +408,13 @@ def pack_profile(raw: bytes) -> bytes:
 
 
 def unpack_profile(stored: bytes) -> bytes:
-    """Inverse of `pack_profile`; plain JSON passes through. Raises `StateDecodeError`."""
+    """Inverse of `pack_profile`; plain JSON passes through. Raises `StateDecodeError`, also for
+    a format byte it does not know: a later version's format must stop this one, never be read
+    as a missing profile."""
     if not stored.startswith(_DEFLATED_PROFILE):
-        return stored
+        if stored.lstrip(b" \t\r\n").startswith(b"{"):
+            return stored
+        raise StateDecodeError(f"unknown stored-profile format {stored[:1]!r}")
     inflate = zlib.decompressobj(-10, zdict=PROFILE_DICTIONARY)
     try:
         raw = inflate.decompress(stored[1:]) + inflate.flush()
