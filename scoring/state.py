@@ -20,4 +20,5 @@ __all__ = ["CODEC_FORMAT", "MAX_STREAK", "AccountState", "StateDecodeError"]
 
 
 class StateDecodeError(ScoringError):
-    """A blob the codec did not write (unknown format byte, truncated, trailing bytes)."""
+    """Stored state this version cannot read: a blob the codec did not write (unknown format
+    byte, truncated, trailing bytes) or a stored profile that is none."""

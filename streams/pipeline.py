@@ -40,7 +40,7 @@ from scoring.decode import Rejection, decode_event, decode_profile, stored_profi
 from scoring.engine import Engine, TierChange
 from scoring.messages import Event, Profile
 from scoring.model import Model
-from scoring.state import AccountState
+from scoring.state import AccountState, StateDecodeError
 from scoring.timefmt import format_rfc3339
 from streams.metrics import Metrics
 from streams.state_cache import StateCache
@@ -256,7 +256,12 @@ class Pipeline:
         self.metrics.redis_seconds.labels("read").observe(time.perf_counter() - started)
         states = {}
         for account_id, (meta, raw_profile, *blobs) in zip(account_ids, stored, strict=True):
-            profile = None if raw_profile is None else stored_profile(unpack_profile(raw_profile))
+            profile = None
+            if raw_profile is not None:
+                profile = stored_profile(unpack_profile(raw_profile))
+                if profile is None:
+                    # Read as no profile, the account would be scored without it.
+                    raise StateDecodeError(f"the stored profile of {account_id!r} is no profile")
             states[account_id] = self.engine.restore(
                 account_id, meta, dict(zip(self.models, blobs, strict=True)), profile
             )

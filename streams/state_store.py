@@ -387,7 +387,7 @@ return 0
 
 
 # The stored profile (hash field `p`) is deflated with this preset dictionary: the keys and
-# shape of account-profile.v1, no customer data. A typical ~350 B profile is stored in ~160 B;
+# shape of account-profile.v1, no customer data. A typical ~350 B profile is stored in ~155 B;
 # compressing costs ~9 µs per profile written, inflating ~3 µs per account read. Stored blobs
 # depend on these exact bytes: a different dictionary needs a new format byte.
 PROFILE_DICTIONARY = (
@@ -395,7 +395,8 @@ PROFILE_DICTIONARY = (
     b'"industry":"","employees":,"annual_revenue":,"country":"","technologies":[""],'
     b'"owner":{"id":"","name":"","email":"@","slack":"@"},"customer":false,true,null}'
 )
-_DEFLATED_PROFILE = b"\x01"  # format byte; a stored JSON profile (older data) starts with "{"
+# Format byte; a stored JSON profile (older data) starts with "{" after JSON whitespace.
+_DEFLATED_PROFILE = b"\x01"
 
 
 def pack_profile(raw: bytes) -> bytes:

@@ -11,12 +11,13 @@ import pytest
 import redis.asyncio as aioredis
 
 from scoring.engine import Engine
+from scoring.state import StateDecodeError
 from scoring.timefmt import format_rfc3339
 from streams.metrics import Metrics
 from streams.model_files import load_model_files
 from streams.pipeline import Incoming, Outgoing, Pipeline
 from streams.state_cache import StateCache
-from streams.state_store import PartitionKeys, StateStore
+from streams.state_store import PartitionKeys, StateStore, pack_profile
 
 pytestmark = pytest.mark.redis
 
@@ -150,3 +151,23 @@ async def test_a_profile_is_stored_deflated_and_read_back_whole(redis_client) ->
     state = (await pipeline.load(PARTITION, ["acme"]))["acme"]
     assert state.profile is not None
     assert dict(state.profile.fields) == body
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [
+        b'{"updated_at":"2026-11-20T10:00:00Z"}',  # JSON, but no profile: no account id
+        pack_profile(b'{"account_id":"acme"}'),  # deflated, no update time
+        b"\x02later format",
+    ],
+)
+async def test_a_stored_profile_that_reads_as_none_stops_the_load(
+    redis_client, stored: bytes
+) -> None:
+    # Scoring the account without its profile would change its tiers silently.
+    client, prefix = redis_client
+    pipeline = make_pipeline(client, prefix, 0)
+    await client.hset(PartitionKeys(prefix, PARTITION).account("acme"), "p", stored)
+
+    with pytest.raises(StateDecodeError):
+        await pipeline.load(PARTITION, ["acme"])

@@ -166,7 +166,7 @@ def test_account_meta_round_trip_is_exact() -> None:
     assert meta == spec_meta_blob(view["clock"], view["dedupe"])
 
 
-def test_typical_model_state_is_well_under_120_bytes() -> None:
+def test_typical_blob_sizes() -> None:
     engine = Engine([scoring_md_model()])
     meta, blobs = engine.dump(typical_account(engine))
     # Head 12 + "warm" 4 + 1; one behavioral criterion 11 + its ref 7 (ms since 1970); 4 signals
@@ -271,11 +271,34 @@ def test_foreign_model_blobs_are_refused(blob: bytes | None) -> None:
         b"\x02\x03",  # an unknown time tag
         b"\x02\x06",  # tag 2 (a double) with a count
         b"\x02\x02" + bytes(7),  # a double cut short
+        b"\x02" + varint(zigzag(2**53 + 1) << 2),  # a count no double holds exactly
+        b"\x02" + varint(zigzag(-(2**53) - 1) << 2 | 1),
     ],
 )
 def test_foreign_meta_blobs_are_refused(blob: bytes) -> None:
     with pytest.raises(StateDecodeError):
         Engine([scoring_md_model()]).restore(ACCOUNT, blob, {}, None)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("cap_day", 2**31, "varint over 32 bits"),
+        ("cap_today", 2**32, "varint over 32 bits"),
+        ("seq", 2**32, "varint over 32 bits"),
+    ],
+)
+def test_a_varint_beyond_its_fields_range_is_refused(field: str, value: int, message: str) -> None:
+    engine = Engine([scoring_md_model()])
+    view = model_view(engine.new_account(ACCOUNT), "new-business")
+    if field == "seq":
+        view["seq"] = value
+    elif field == "cap_day":
+        view["behaviors"][0]["cap_day"] = value
+    else:
+        view["behaviors"][0][field][0] = value
+    with pytest.raises(StateDecodeError, match=message):
+        engine.restore(ACCOUNT, None, {"new-business": spec_model_blob(view)}, None)
 
 
 def test_a_streak_over_its_cap_is_refused() -> None:
@@ -399,6 +422,30 @@ def test_any_model_state_round_trips(ms: Snapshot) -> None:
     assert snapshot(_core.model_state_view(blob)) == ms
     # Bytes equal, so every double came back with its bits (0.0 == -0.0 would not show it).
     assert _core.reencode_model_state(blob) == blob
+
+
+@settings(max_examples=100, deadline=None)
+@given(model_states(), st.lists(st.sampled_from([math.inf, -math.inf, math.nan]), min_size=1))
+def test_infinite_and_nan_times_round_trip_as_doubles(ms: Snapshot, odd: list[float]) -> None:
+    # Not from the engine, whose times are finite (the clock starts at -inf): the codec alone.
+    ms["behaviors"].append(behavior_with_times(odd))
+    blob = spec_model_blob(ms)
+    assert _core.reencode_model_state(blob) == blob
+
+
+def behavior_with_times(times_: list[float]) -> Snapshot:
+    signals = len(times_)
+    return {
+        "fingerprint": 1,
+        "ref": times_[0],
+        "sums": [1.0] * signals,
+        "last_hit": times_,
+        "streak": [1] * signals,
+        "cap_day": 0,
+        "cap_today": [0] * signals,
+        "cap_yesterday": [0] * signals,
+        "contacts": {bytes([k]) * 8: t for k, t in enumerate(times_)},
+    }
 
 
 @settings(max_examples=150, deadline=None)

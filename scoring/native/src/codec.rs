@@ -3,7 +3,7 @@
 //! Writes format 2: integers as LEB128 varints, times as a count of milliseconds (or
 //! microseconds) from an anchor when that gives back the same double, the double itself
 //! otherwise; so a round trip is exact and a typical blob ~30% smaller than format 1, which
-//! stored every number at full width. Format 1 blobs (written before 2026-12-02) are still read.
+//! stored every number at full width. Format 1 blobs (written until 2026-12-02 14:50) are still read.
 
 use indexmap::IndexMap;
 
