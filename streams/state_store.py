@@ -177,7 +177,10 @@ for m = 1, n_models do
     elseif previous ~= tier then
       redis.call('ZREM', sets[previous] .. b, account)
     end
-    redis.call('ZADD', sets[tier] .. b, struct.unpack('<d', totals, 8 * e - 7), account)
+    -- The total rounded down to 1/16 point: a short score in the listpack (~11 B less than a
+    -- double's 17 digits), still below the next tier's min, still the order reps care about.
+    local total = struct.unpack('<d', totals, 8 * e - 7)
+    redis.call('ZADD', sets[tier] .. b, math.floor(total * 16) / 16, account)
   end
 end
 return 1

@@ -86,7 +86,8 @@ async def test_commit_keeps_numbers_exact_binary_values_whole_and_any_account_or
     due = {a: await client.zscore(keys.due(sorted_set_bucket(a)), a) for a in ("plain", odd)}
     assert due == {"plain": -86_400.25, odd: 0.1 + 0.2}
     assert sorted(await store.due_accounts(6, until=1.0)) == sorted(["plain", "ranked-only", odd])
-    assert await store.top([6], "nb", list(tiers), 10) == [(odd, 2 / 3), ("ranked-only", 1 / 3)]
+    # The one number rounded on purpose: a ranking's total, down to 1/16 point.
+    assert await store.top([6], "nb", list(tiers), 10) == [(odd, 0.625), ("ranked-only", 0.3125)]
 
     # What it cannot store is refused, not written wrong.
     with pytest.raises(ValueError, match="NaN"):
@@ -322,6 +323,34 @@ async def test_one_walk_lists_the_accounts_of_every_partition_with_their_partiti
             break
 
     assert sorted(found) == [(5, "x"), (5, "y"), (12, "z")]
+
+
+@pytest.mark.parametrize(
+    ("total", "ranked"),
+    [
+        (69.54795930477488, 69.5),
+        (49.99999999999999, 49.9375),  # stays below a tier's min of 50
+        (50.0, 50.0),
+        (-0.01, -0.0625),
+        (1e-300, 0.0),
+        (12.0625, 12.0625),
+    ],
+)
+async def test_a_ranking_keeps_its_total_rounded_down_to_a_sixteenth(
+    redis_client, total: float, ranked: float
+) -> None:
+    client, prefix = redis_client
+    store = StateStore(client, prefix)
+    token = await store.take_fence(3)
+    await store.commit(3, token, "events", 1, [], [], {}, [Rank("a", "nb", ("t",), "t", total)])
+
+    key = store.keys(3).ranking("nb", "t", sorted_set_bucket("a"))
+    assert await client.zscore(key, "a") == ranked
+    # Redis writes a score as its shortest exact digits (%.17g), in its replies and its
+    # listpacks alike: a sixteenth takes at most 4 decimals where a double takes 17 digits.
+    script = "return redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')"  # the score as text
+    _, score = await client.eval(script, 1, key)
+    assert len(score) <= len(str(int(abs(ranked)))) + 6
 
 
 async def test_due_and_ranking_sets_are_compact_buckets_named_alike_by_lua_and_python(
