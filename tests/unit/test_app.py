@@ -129,6 +129,47 @@ async def test_the_fetch_loop_delivers_in_order_drops_what_it_has_read_and_recor
     assert gaps == [(7, 9)]
 
 
+@pytest.mark.parametrize("fausts", [False, True], ids=["the app's loop", "faust's loop"])
+async def test_the_fetch_loop_commits_before_a_delivery_once_enough_were_acked(
+    fausts: bool,
+) -> None:
+    # faust's `broker_commit_every`: the loop itself commits once that many messages were acked
+    # (the acks count up elsewhere), then counts again from zero.
+    consumer = create_app(Settings()).consumer
+    tp = TP("events", 0)
+    steps: list[str] = []
+
+    async def callback(message: types.SimpleNamespace) -> None:
+        steps.append(f"deliver {message.offset}")
+        if message.offset == 2:
+            consumer._n_acked = 3  # acked meanwhile
+
+    async def commit() -> None:
+        steps.append(f"commit, the count reset to {consumer._n_acked}")
+
+    async def getmany(timeout: float) -> AsyncIterator[tuple[TP, object]]:
+        for offset in (1, 2, 3, 4):
+            yield tp, types.SimpleNamespace(offset=offset, topic=tp.topic, key=None, value=b"")
+        consumer._stopped.set()
+
+    consumer.callback = callback
+    consumer.getmany = getmany
+    consumer.commit = commit
+    consumer._commit_every = 3
+    consumer._n_acked = 1
+    fetcher = types.SimpleNamespace(_stopped=asyncio.Event())
+    drain = FaustConsumer._drain_messages if fausts else type(consumer)._drain_messages
+    await asyncio.wait_for(drain(consumer, fetcher), 5)
+    assert steps == [
+        "deliver 1",
+        "deliver 2",
+        "commit, the count reset to 0",
+        "deliver 3",
+        "deliver 4",
+    ]
+    assert consumer._n_acked == 0
+
+
 async def _blocked_delivery(cancelled: list[bool]) -> None:
     try:
         await asyncio.Event().wait()  # a stream buffer that never has room
