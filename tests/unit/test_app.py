@@ -94,6 +94,20 @@ async def test_the_fetch_waits_briefly_while_a_full_stream_buffer_holds_a_partit
     assert await _fetch_timeouts(Settings(kafka_fetch_max_wait=1.5), held_back=True) == [1.0] * 3
 
 
+async def _fetch_once(consumer: Any, tp: TP, offsets: list[int], fausts: bool) -> None:
+    """Runs the app's fetch loop (or faust's) over one fetch of `offsets` from `tp`."""
+
+    async def getmany(timeout: float) -> AsyncIterator[tuple[TP, object]]:
+        for offset in offsets:
+            yield tp, types.SimpleNamespace(offset=offset, topic=tp.topic, key=None, value=b"")
+        consumer._stopped.set()
+
+    consumer.getmany = getmany
+    fetcher = types.SimpleNamespace(_stopped=asyncio.Event())
+    drain = FaustConsumer._drain_messages if fausts else type(consumer)._drain_messages
+    await asyncio.wait_for(drain(consumer, fetcher), 5)
+
+
 @pytest.mark.parametrize("fausts", [False, True], ids=["the app's loop", "faust's loop"])
 async def test_the_fetch_loop_delivers_in_order_drops_what_it_has_read_and_records_gaps(
     fausts: bool,
@@ -112,18 +126,10 @@ async def test_the_fetch_loop_delivers_in_order_drops_what_it_has_read_and_recor
     async def add_gap(tp_: TP, offset_from: int, offset_to: int) -> None:
         gaps.append((offset_from, offset_to))
 
-    async def getmany(timeout: float) -> AsyncIterator[tuple[TP, object]]:
-        for offset in fetched:
-            yield tp, types.SimpleNamespace(offset=offset, topic=tp.topic, key=None, value=b"")
-        consumer._stopped.set()
-
     consumer.callback = callback
-    consumer.getmany = getmany
     consumer._add_gap = add_gap
     consumer.app.topics.acks_enabled_for = lambda topic: True
-    fetcher = types.SimpleNamespace(_stopped=asyncio.Event())
-    drain = FaustConsumer._drain_messages if fausts else type(consumer)._drain_messages
-    await asyncio.wait_for(drain(consumer, fetcher), 5)
+    await _fetch_once(consumer, tp, fetched, fausts)
     assert delivered == [5, 6, 9, 10]
     assert consumer._read_offset[tp] == 10
     assert gaps == [(7, 9)]
@@ -147,19 +153,11 @@ async def test_the_fetch_loop_commits_before_a_delivery_once_enough_were_acked(
     async def commit() -> None:
         steps.append(f"commit, the count reset to {consumer._n_acked}")
 
-    async def getmany(timeout: float) -> AsyncIterator[tuple[TP, object]]:
-        for offset in (1, 2, 3, 4):
-            yield tp, types.SimpleNamespace(offset=offset, topic=tp.topic, key=None, value=b"")
-        consumer._stopped.set()
-
     consumer.callback = callback
-    consumer.getmany = getmany
     consumer.commit = commit
     consumer._commit_every = 3
     consumer._n_acked = 1
-    fetcher = types.SimpleNamespace(_stopped=asyncio.Event())
-    drain = FaustConsumer._drain_messages if fausts else type(consumer)._drain_messages
-    await asyncio.wait_for(drain(consumer, fetcher), 5)
+    await _fetch_once(consumer, tp, [1, 2, 3, 4], fausts)
     assert steps == [
         "deliver 1",
         "deliver 2",

@@ -22,9 +22,25 @@ const EXACT_COUNT: u64 = 1 << 53;
 struct Reader<'a> {
     blob: &'a [u8],
     pos: usize,
+    /// Format 1: the fields below that format 2 packs are read at full width.
+    legacy: bool,
 }
 
 impl<'a> Reader<'a> {
+    /// A reader past the blob's format byte; `what` names the blob in errors.
+    fn open(blob: &'a [u8], what: &str) -> Result<Self, String> {
+        let mut r = Reader {
+            blob,
+            pos: 0,
+            legacy: false,
+        };
+        match r.u8().map_err(|e| format!("corrupt {what}: {e}"))? {
+            CODEC_FORMAT => {}
+            LEGACY_FORMAT => r.legacy = true,
+            format => return Err(format!("unknown {what} format {format}")),
+        }
+        Ok(r)
+    }
     fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
         let end = self
             .pos
@@ -85,6 +101,40 @@ impl<'a> Reader<'a> {
         i32::try_from(unzigzag(self.varint()?))
             .map_err(|_| format!("varint over 32 bits at offset {start}"))
     }
+    // --- fields whose width depends on the format ---
+    fn int_u32(&mut self) -> Result<u32, String> {
+        if self.legacy {
+            self.u32()
+        } else {
+            self.varint_u32()
+        }
+    }
+    fn int_i32(&mut self) -> Result<i32, String> {
+        if self.legacy {
+            self.i32()
+        } else {
+            self.varint_i32()
+        }
+    }
+    fn streak(&mut self) -> Result<u32, String> {
+        if self.legacy {
+            return Ok(self.u16()? as u32);
+        }
+        let streak = self.varint_u32()?;
+        if streak > MAX_STREAK {
+            return Err(format!("streak {streak} over {MAX_STREAK}"));
+        }
+        Ok(streak)
+    }
+    /// A time: a double in format 1, `time` from `anchor` in format 2.
+    fn stamp(&mut self, anchor: i64) -> Result<f64, String> {
+        if self.legacy {
+            self.f64()
+        } else {
+            self.time(anchor)
+        }
+    }
+
     fn time(&mut self, anchor: i64) -> Result<f64, String> {
         let start = self.pos;
         let word = self.varint()?;
@@ -217,22 +267,10 @@ pub(crate) fn encode_model_state(ms: &ModelState) -> Result<Vec<u8>, String> {
 }
 
 pub(crate) fn decode_model_state(model: &str, blob: &[u8]) -> Result<ModelState, String> {
-    let mut r = Reader { blob, pos: 0 };
+    let mut r = Reader::open(blob, "model state")?;
     let corrupt = |e: String| format!("corrupt model state: {e}");
-    let format = r.u8().map_err(corrupt)?;
-    let legacy = match format {
-        CODEC_FORMAT => false,
-        LEGACY_FORMAT => true,
-        _ => return Err(format!("unknown model-state format {format}")),
-    };
-    let (version, seq) = if legacy {
-        (r.u32().map_err(corrupt)?, r.u32().map_err(corrupt)?)
-    } else {
-        (
-            r.varint_u32().map_err(corrupt)?,
-            r.varint_u32().map_err(corrupt)?,
-        )
-    };
+    let version = r.int_u32().map_err(corrupt)?;
+    let seq = r.int_u32().map_err(corrupt)?;
     let last_total = r.f64().map_err(corrupt)?;
     let tier_len = r.u8().map_err(corrupt)? as usize;
     let tier = std::str::from_utf8(r.take(tier_len).map_err(corrupt)?)
@@ -243,15 +281,9 @@ pub(crate) fn decode_model_state(model: &str, blob: &[u8]) -> Result<ModelState,
     for _ in 0..count {
         let fingerprint = r.u32().map_err(corrupt)?;
         let signals = r.u8().map_err(corrupt)? as usize;
-        let (reference, cap_day) = if legacy {
-            (r.f64().map_err(corrupt)?, r.i32().map_err(corrupt)?)
-        } else {
-            (
-                r.time(0).map_err(corrupt)?,
-                r.varint_i32().map_err(corrupt)?,
-            )
-        };
-        let anchor = if legacy { 0 } else { anchor_of(reference) };
+        let reference = r.stamp(0).map_err(corrupt)?;
+        let cap_day = r.int_i32().map_err(corrupt)?;
+        let anchor = anchor_of(reference);
         let hits = r.u8().map_err(corrupt)?;
         let caps = r.u8().map_err(corrupt)?;
         let contacts = r.u8().map_err(corrupt)?;
@@ -269,33 +301,17 @@ pub(crate) fn decode_model_state(model: &str, blob: &[u8]) -> Result<ModelState,
         for _ in 0..hits {
             let k = index(r.u8().map_err(corrupt)?)?;
             bs.sums[k] = r.f64().map_err(corrupt)?;
-            if legacy {
-                bs.last_hit[k] = r.f64().map_err(corrupt)?;
-                bs.streak[k] = r.u16().map_err(corrupt)? as u32;
-            } else {
-                bs.last_hit[k] = r.time(anchor).map_err(corrupt)?;
-                bs.streak[k] = r.varint_u32().map_err(corrupt)?;
-                if bs.streak[k] > MAX_STREAK {
-                    return Err(corrupt(format!(
-                        "streak {} over {MAX_STREAK}",
-                        bs.streak[k]
-                    )));
-                }
-            }
+            bs.last_hit[k] = r.stamp(anchor).map_err(corrupt)?;
+            bs.streak[k] = r.streak().map_err(corrupt)?;
         }
         for _ in 0..caps {
             let k = index(r.u8().map_err(corrupt)?)?;
-            if legacy {
-                bs.cap_today[k] = r.u32().map_err(corrupt)?;
-                bs.cap_yesterday[k] = r.u32().map_err(corrupt)?;
-            } else {
-                bs.cap_today[k] = r.varint_u32().map_err(corrupt)?;
-                bs.cap_yesterday[k] = r.varint_u32().map_err(corrupt)?;
-            }
+            bs.cap_today[k] = r.int_u32().map_err(corrupt)?;
+            bs.cap_yesterday[k] = r.int_u32().map_err(corrupt)?;
         }
         for _ in 0..contacts {
             let key = r.key().map_err(corrupt)?;
-            let at = if legacy { r.f64() } else { r.time(anchor) }.map_err(corrupt)?;
+            let at = r.stamp(anchor).map_err(corrupt)?;
             bs.contacts.insert(key, at);
         }
         behaviors.push(bs);
@@ -328,24 +344,18 @@ pub(crate) fn encode_meta(clock: f64, dedupe: &IndexMap<Key, f64>) -> Vec<u8> {
 }
 
 pub(crate) fn decode_meta(blob: &[u8]) -> Result<(f64, IndexMap<Key, f64>), String> {
-    let mut r = Reader { blob, pos: 0 };
+    let mut r = Reader::open(blob, "account meta")?;
     let corrupt = |e: String| format!("corrupt account meta: {e}");
-    let format = r.u8().map_err(corrupt)?;
-    let legacy = match format {
-        CODEC_FORMAT => false,
-        LEGACY_FORMAT => true,
-        _ => return Err(format!("unknown account-meta format {format}")),
-    };
-    let clock = if legacy { r.f64() } else { r.time(0) }.map_err(corrupt)?;
-    if legacy && !(blob.len() - r.pos).is_multiple_of(16) {
+    let clock = r.stamp(0).map_err(corrupt)?;
+    if r.legacy && !(blob.len() - r.pos).is_multiple_of(16) {
         return Err("corrupt account meta: truncated dedupe entry".into());
     }
-    let anchor = if legacy { 0 } else { anchor_of(clock) };
-    let entry_size = if legacy { 16 } else { 12 };
+    let anchor = anchor_of(clock);
+    let entry_size = if r.legacy { 16 } else { 12 };
     let mut dedupe = IndexMap::with_capacity((blob.len() - r.pos) / entry_size);
     while !r.done() {
         let key = r.key().map_err(corrupt)?;
-        let at = if legacy { r.f64() } else { r.time(anchor) }.map_err(corrupt)?;
+        let at = r.stamp(anchor).map_err(corrupt)?;
         dedupe.insert(key, at);
     }
     Ok((clock, dedupe))
