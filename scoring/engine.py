@@ -472,11 +472,13 @@ class Engine:
     def dump_many(
         self, states: Sequence[AccountState], models: Sequence[str] | None = None
     ) -> DumpedStates:
-        """What a batch writes of `states`, in one call: for each, `dump` (pruning too) packed
-        as one record, its due time and its standing under every model, columnar (packed, so
-        that a batch of accounts costs a few Python objects, not several per account). With
-        `models`, the records hold only those models' blobs (no meta) and the standings are
-        those models', in that order; the due time is still over every model.
+        """What a batch writes of `states`, in one call: for each, `dump` (pruning too) as the
+        entries of an account record (docs/redis-layout.md: `m` the meta, then each model's
+        blob named `s` + the model id's 4-byte hash), its due time and its standing under every
+        model, columnar (packed, so that a batch of accounts costs a few Python objects, not
+        several per account). With `models`, the records hold only those models' blobs (no
+        meta) and the standings are those models', in that order; the due time is still over
+        every model.
 
         Equal, state by state, to `dump`, `min` of `next_tier_change_time` over the models and
         `standing`; a state holding a tier one of the ranked models does not have is refused

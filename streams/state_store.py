@@ -14,6 +14,7 @@ when it is assigned the partition (a new token each time), so a worker that lost
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 import re
@@ -22,7 +23,6 @@ import uuid
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import cast
 
 import hiredis
 import redis.asyncio as aioredis
@@ -36,45 +36,201 @@ from scoring.state import StateDecodeError
 # one set of the partition's ~25,000 was a skiplist at ~85 B (docs/redis-layout.md). Stored
 # data depends on this number and on the hash: changing either moves every account.
 SORTED_SET_BUCKETS = 256
+# The accounts of a partition live in this many hashes, an account's by `account_bucket`, one
+# field per account: ~25 accounts per hash at 25,000 accounts per partition, a listpack that
+# holds each account for ~115 B less than a hash of its own (its key, dict entry, field names),
+# and reads it as fast (docs/redis-layout.md). A multiple of SORTED_SET_BUCKETS, with the same
+# hash. Stored data depends on this number: changing it moves every account.
+ACCOUNT_BUCKETS = 1024
+# The value of `PartitionKeys.layout` once a partition's accounts are all in the account hashes.
+ACCOUNTS_MOVED = "accounts in buckets"
 # A polynomial hash of the id's bytes, modulo the largest prime under 2**32: each step stays under
 # 2**53, exact in Lua's numbers (doubles). The large multiplier spreads ids that differ in their
 # last characters (`acct-000001`, `acct-000002`): 25,000 such ids fill 256 buckets with 76-122.
 _BUCKET_MULTIPLIER = 1_000_003
 _BUCKET_MODULUS = 4_294_967_291
 
-# `sorted_set_bucket` in Lua, for the scripts that name an account's bucket themselves.
+# `name_hash` and the buckets in Lua, for the scripts that name an account's keys themselves;
+# an account's hash is computed once per script call.
 _LUA_BUCKET = f"""
-local bucket_of = {{}}
-local function bucket(account)
-  local found = bucket_of[account]
+local function name_hash(name)
+  local h = 0
+  for i = 1, #name do
+    h = (h * {_BUCKET_MULTIPLIER} + string.byte(name, i)) % {_BUCKET_MODULUS}
+  end
+  return h
+end
+local hash_of = {{}}
+local function account_hash(account)
+  local found = hash_of[account]
   if found == nil then
-    local h = 0
-    for i = 1, #account do
-      h = (h * {_BUCKET_MULTIPLIER} + string.byte(account, i)) % {_BUCKET_MODULUS}
-    end
-    found = h % {SORTED_SET_BUCKETS}
-    bucket_of[account] = found
+    found = name_hash(account)
+    hash_of[account] = found
   end
   return found
 end
+local function bucket(account)
+  return account_hash(account) % {SORTED_SET_BUCKETS}
+end
+local function account_bucket(account)
+  return account_hash(account) % {ACCOUNT_BUCKETS}
+end
 """
+
+
+def name_hash(name: str | bytes) -> int:
+    """The polynomial hash of `name`'s bytes behind every bucket (Lua's `name_hash`)."""
+    h = 0
+    for byte in name.encode() if isinstance(name, str) else name:
+        h = (h * _BUCKET_MULTIPLIER + byte) % _BUCKET_MODULUS
+    return h
 
 
 def sorted_set_bucket(account_id: str) -> int:
     """The bucket of the due and ranking sets that holds `account_id`: the Python twin of
     `_LUA_BUCKET` (the scripts name buckets themselves), for tests and tools."""
-    h = 0
-    for byte in account_id.encode():
-        h = (h * _BUCKET_MULTIPLIER + byte) % _BUCKET_MODULUS
-    return h % SORTED_SET_BUCKETS
+    return name_hash(account_id) % SORTED_SET_BUCKETS
 
 
-# KEYS: fence, offset, outbox, account keys...
+def account_bucket(account_id: str) -> int:
+    """The hash of the partition's accounts that holds `account_id` (`PartitionKeys.accounts`)."""
+    return name_hash(account_id) % ACCOUNT_BUCKETS
+
+
+# --- account records --------------------------------------------------------------------------
+# An account is one field of its bucket hash, its id, whose value (the record) holds what a hash
+# of its own held as fields, as entries: the entry's name, the value's length as an unsigned
+# LEB128 varint, the value. A name is one byte, `m` the meta or `p` the profile, or five, `s` and
+# the 4 bytes (big-endian) of the model id's `name_hash` for a model's state: ~13 B less per
+# model and account than the field name `s:<model>`. The commit script merges a batch's entries
+# into the stored record (entries it does not name stay); `_LUA_RECORD` is the Lua side.
+_MODEL_FIELD_PREFIX = "s:"
+_MODEL_ENTRY = 0x73  # "s": a model's state, 4 bytes of name follow
+
+
+@functools.cache
+def record_name(field_name: str) -> bytes:
+    """The record's name for a field the pipeline names: `m`, `p` or `s:<model>`."""
+    if field_name.startswith(_MODEL_FIELD_PREFIX):
+        return b"s" + struct.pack(">I", name_hash(field_name[len(_MODEL_FIELD_PREFIX) :]))
+    if field_name in ("m", "p"):
+        return field_name.encode()
+    raise ValueError(f"an account record has no field {field_name!r}: only m, p and s:<model>")
+
+
+def pack_record(entries: Mapping[bytes, bytes]) -> bytes:
+    """A record of `entries` (record name -> value), in their order."""
+    out = bytearray()
+    for name, value in entries.items():
+        out += name
+        length = len(value)
+        while length >= 0x80:
+            out.append(length & 0x7F | 0x80)
+            length >>= 7
+        out.append(length)
+        out += value
+    return bytes(out)
+
+
+def split_record(record: bytes) -> dict[bytes, bytes]:
+    """The entries of a record (record name -> value); `StateDecodeError` when it is cut short."""
+    entries = {}
+    at, end = 0, len(record)
+    try:
+        while at < end:
+            size = 5 if record[at] == _MODEL_ENTRY else 1
+            name = record[at : at + size]
+            at += size
+            length = shift = 0
+            while True:
+                byte = record[at]
+                at += 1
+                length |= (byte & 0x7F) << shift
+                shift += 7
+                if byte < 0x80:
+                    break
+            if len(name) != size or at + length > end:
+                raise IndexError(at)
+            entries[name] = record[at : at + length]
+            at += length
+    except IndexError as err:
+        raise StateDecodeError(f"corrupt account record: cut short at byte {at}") from err
+    return entries
+
+
+# Records in Lua. `merged_record`: the entries of a stored record that the set `names` does not
+# name, in order, then `written` (entries already in record form); nil when the stored record is
+# cut short. It walks the entries without copying them: the kept ones are copied as runs.
+# `record_entry`: one entry's bytes. A stored record is read before the script writes anything,
+# so a corrupt one fails it whole.
+_LUA_RECORD = f"""
+local function merged_record(stored, names, written)
+  local parts, run, at, size = {{}}, nil, 1, #stored
+  while at <= size do
+    local from = at
+    local tag, b1, b2, b3, b4, b5, b6, b7 = string.byte(stored, at, at + 7)
+    local name = tag
+    local length
+    if tag == {_MODEL_ENTRY} then
+      name, at, b1, b2, b3 = string.sub(stored, at, at + 4), at + 5, b5, b6, b7
+    else
+      name, at = string.char(tag), at + 1
+    end
+    if b1 == nil then
+      return nil
+    elseif b1 < 128 then
+      length, at = b1, at + 1
+    elseif b2 ~= nil and b2 < 128 then
+      length, at = b1 - 128 + b2 * 128, at + 2
+    else
+      -- 3 bytes or more (16 KB or more): the general loop
+      length, at = 0, at
+      local scale, byte = 1, 128
+      while byte >= 128 do
+        byte = string.byte(stored, at)
+        if byte == nil then
+          return nil
+        end
+        length, scale, at = length + (byte % 128) * scale, scale * 128, at + 1
+      end
+    end
+    at = at + length
+    if at - 1 > size then
+      return nil
+    end
+    if names[name] then
+      if run then
+        parts[#parts + 1] = string.sub(stored, run, from - 1)
+        run = nil
+      end
+    elseif not run then
+      run = from
+    end
+  end
+  if run then
+    parts[#parts + 1] = string.sub(stored, run, size)
+  end
+  parts[#parts + 1] = written
+  return table.concat(parts)
+end
+local function record_entry(name, value)
+  local n, head = #value, {{}}
+  while n >= 128 do
+    head[#head + 1] = n % 128 + 128
+    n = math.floor(n / 128)
+  end
+  head[#head + 1] = n
+  return name .. string.char(unpack(head)) .. value
+end
+"""
+
+
+# KEYS: fence, offset, outbox
 # ARGV: token, applied offset ('' when the write consumes no offset: sweep, rescore),
-#       n_accounts, n_outbox, length in bytes of the account keys' prefix (`{P}:a:`),
-#       n_shapes, then per shape (the field names some accounts write): n_fields, names...;
-#       the accounts' shapes as one string, <H shape (1-based) per account;
-#       per account, one record: <I4 length of each of its shape's fields, then the values;
+#       n_accounts, n_outbox, the account hashes' name without the bucket (`{P}:accounts:`),
+#       n_shapes, then per shape (the record names of the fields some accounts write): n_fields,
+#       names...; the accounts' shapes as one string, <H shape (1-based) per account;
+#       per account, its id and its shape's entries in record form (`pack_record`);
 #       outbox payloads;
 #       n_others, then the ids of accounts that due or ranks name but that are not written;
 #       the due sets' name without the bucket (`{P}:due:`), then due as two strings: <I4 member
@@ -82,14 +238,18 @@ def sorted_set_bucket(account_id: str) -> int:
 #       n_models, then per model: n_tiers, each tier's ranking sets' name without the bucket
 #       (`{P}:ranking:<model>:<tier>:`, highest tier first), and its entries as four strings:
 #       <I4 member, tier index (a byte), previous tier index (a byte, 255 = unknown), <d total.
-# A member is an account by number: the written accounts in order (the id is its key without the
-# prefix), then the others. Numbers travel packed, a few arguments per batch rather than several
-# per account: each argument costs the worker ~0.65 µs to pack and Redis one to parse
-# (docs/benchmarks.md). Redis passes a Lua number on with 17 significant digits: exact.
-# The script names each account's due and ranking buckets itself (as BullMQ's scripts name their
-# keys): every bucket carries the partition's hash tag, so it is in the same Cluster slot.
+# A member is an account by number: the written accounts in order, then the others. Numbers
+# travel packed, a few arguments per batch rather than several per account: each argument costs
+# the worker ~0.65 µs to pack and Redis one to parse (docs/benchmarks.md). Redis passes a Lua
+# number on with 17 significant digits: exact.
+# The script names each account's hash, due and ranking buckets itself (as BullMQ's scripts name
+# their keys): every bucket carries the partition's hash tag, so it is in the same Cluster slot.
+# It reads every stored record it merges into and builds every new one before it writes
+# anything: a corrupt record fails the script before its first write (Redis does not undo a
+# script's writes).
 COMMIT_SCRIPT = (
     _LUA_BUCKET
+    + _LUA_RECORD
     + """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then
   return 0
@@ -99,10 +259,9 @@ if ARGV[2] ~= '' then
   if tonumber(ARGV[2]) <= current then
     return -1
   end
-  redis.call('SET', KEYS[2], ARGV[2])
 end
 local n_accounts, n_outbox = tonumber(ARGV[3]), tonumber(ARGV[4])
-local prefix_length = tonumber(ARGV[5])
+local accounts = ARGV[5]
 local shapes = {}
 local at = 7
 for s = 1, tonumber(ARGV[6]) do
@@ -115,22 +274,36 @@ for s = 1, tonumber(ARGV[6]) do
 end
 local record_shapes = ARGV[at]
 at = at + 1
-local members = {}
+local shape_names = {}
+for s, names in ipairs(shapes) do
+  shape_names[s] = {}
+  for _, name in ipairs(names) do
+    shape_names[s][name] = true
+  end
+end
+local members, records = {}, {}
 for i = 1, n_accounts do
-  local key, record = KEYS[3 + i], ARGV[at]
-  at = at + 1
-  members[i] = string.sub(key, prefix_length + 1)
-  local names = shapes[struct.unpack('<H', record_shapes, 2 * i - 1)]
-  if #names > 0 then
-    local args = {}
-    local from = 1 + 4 * #names
-    for j, name in ipairs(names) do
-      local length = struct.unpack('<I4', record, 4 * j - 3)
-      args[2 * j - 1] = name
-      args[2 * j] = string.sub(record, from, from + length - 1)
-      from = from + length
+  local account, write = ARGV[at], ARGV[at + 1]
+  at = at + 2
+  members[i] = account
+  local shape = struct.unpack('<H', record_shapes, 2 * i - 1)
+  if #shapes[shape] > 0 then
+    local stored = redis.call('HGET', accounts .. account_bucket(account), account)
+    records[i] = write
+    if stored then
+      records[i] = merged_record(stored, shape_names[shape], write)
+      if records[i] == nil then
+        return redis.error_reply('corrupt account record: ' .. account)
+      end
     end
-    redis.call('HSET', key, unpack(args))
+  end
+end
+if ARGV[2] ~= '' then
+  redis.call('SET', KEYS[2], ARGV[2])
+end
+for i = 1, n_accounts do
+  if records[i] then
+    redis.call('HSET', accounts .. account_bucket(members[i]), members[i], records[i])
   end
 end
 for i = 1, n_outbox do
@@ -187,18 +360,21 @@ return 1
 """
 )
 
-# KEYS: the accounts' hashes (one partition, so one hash tag: a single Cluster slot); ARGV: the
-# field names. One reply for the whole batch: redis-py handles a pipelined command per account
-# in Python (command object, reply callback), which cost the worker ~17 µs per account read.
-# HMGET, not HGETALL: the values come back by position, without their names to map. A missing
-# field is Lua's false, which a script (RESP2 inside Redis) returns as nil: None to the client.
-READ_SCRIPT = """
+# KEYS: the fence (not read: it routes the call to the partition's Cluster node); ARGV: the
+# account hashes' name without the bucket, then the account ids. Returns each account's record,
+# nil for an account not stored. One reply for the whole batch: redis-py handles a pipelined
+# command per account in Python (command object, reply callback), which cost the worker ~17 µs
+# per account read.
+READ_SCRIPT = (
+    _LUA_BUCKET
+    + """
 local out = {}
-for i, key in ipairs(KEYS) do
-  out[i] = redis.call('HMGET', key, unpack(ARGV))
+for i = 2, #ARGV do
+  out[i - 1] = redis.call('HGET', ARGV[1] .. account_bucket(ARGV[i]), ARGV[i])
 end
 return out
 """
+)
 
 # KEYS: fence, outbox; ARGV: token, count
 TRIM_SCRIPT = """
@@ -375,6 +551,53 @@ for m = 1, tonumber(ARGV[4]) do
   end
 end
 return taken
+"""
+)
+
+# Moves accounts that versions before 2026-12-02 17:00 kept in a hash each (`{P}:a:<id>`, fields
+# `m`, `p`, `s:<model>`) into the account hashes, and deletes them. KEYS: fence, the accounts'
+# old hashes. ARGV: token, the length in bytes of the old hashes' name before the id (`{P}:a:`),
+# the account hashes' name without the bucket. An old hash's fields win over entries of the
+# account's record (none, unless a worker of an earlier version wrote the account after a move:
+# not supported, docs/redis-layout.md). Returns the accounts moved, -1 when fenced.
+MOVE_ACCOUNT_HASHES_SCRIPT = (
+    _LUA_BUCKET
+    + _LUA_RECORD
+    + """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then
+  return -1
+end
+local prefix_length, accounts = tonumber(ARGV[2]), ARGV[3]
+local moves = {}
+for i = 2, #KEYS do
+  local fields = redis.call('HGETALL', KEYS[i])
+  if #fields > 0 then
+    local account = string.sub(KEYS[i], prefix_length + 1)
+    local key = accounts .. account_bucket(account)
+    local stored = redis.call('HGET', key, account)
+    local names, parts = {}, {}
+    for j = 1, #fields, 2 do
+      local name = fields[j]
+      if string.sub(name, 1, 2) == 's:' then
+        name = 's' .. struct.pack('>I4', name_hash(string.sub(name, 3)))
+      elseif name ~= 'm' and name ~= 'p' then
+        return redis.error_reply('unknown field ' .. name .. ' in ' .. KEYS[i])
+      end
+      names[name] = true
+      parts[#parts + 1] = record_entry(name, fields[j + 1])
+    end
+    local record = merged_record(stored or '', names, table.concat(parts))
+    if record == nil then
+      return redis.error_reply('corrupt account record: ' .. account)
+    end
+    moves[#moves + 1] = {KEYS[i], key, account, record}
+  end
+end
+for _, move in ipairs(moves) do
+  redis.call('HSET', move[2], move[3], move[4])
+  redis.call('DEL', move[1])
+end
+return #moves
 """
 )
 
@@ -572,7 +795,7 @@ class WrittenGroup:
 
     accounts: Sequence[str]
     fields: tuple[str, ...]
-    records: Sequence[bytes]  # per account: <I4 length of each field, then the values
+    records: Sequence[bytes]  # per account: its fields as record entries (`pack_record`)
     due_times: bytes
     rankings: Sequence[Ranking]
 
@@ -591,7 +814,7 @@ class CommitBatch:
     accounts: Sequence[str]
     shapes: Sequence[tuple[str, ...]]  # the field names some accounts write
     record_shapes: bytes  # <H per account: its shape (1-based)
-    records: Sequence[bytes]  # per account: <I4 length of each of its shape's fields, the values
+    records: Sequence[bytes]  # per account: its shape's fields as record entries (`pack_record`)
     due_times: bytes = b""  # <d per entry; NaN unschedules the account
     due_members: bytes | None = None  # <I4 per entry; None: the written accounts in order
     rankings: Sequence[Ranking] = ()
@@ -702,8 +925,8 @@ class CommitBatch:
         (and out of the others)."""
         if any(math.isnan(when) for when in due.values() if when is not None):
             raise ValueError("a due time is NaN; None unschedules an account")
-        # Field-name tuple -> (shape number, packer of the shape's record head).
-        shapes: dict[tuple[str, ...], tuple[int, struct.Struct]] = {}
+        # Field-name tuple -> shape number.
+        shapes: dict[tuple[str, ...], int] = {}
         record_shapes: list[int] = []
         records: list[bytes] = []
         members: dict[str, int] = {}
@@ -711,10 +934,9 @@ class CommitBatch:
             names = tuple(write.fields)
             shape = shapes.get(names)
             if shape is None:
-                shape = shapes[names] = (len(shapes) + 1, struct.Struct(f"<{len(names)}I"))
-            values = write.fields.values()
-            record_shapes.append(shape[0])
-            records.append(shape[1].pack(*map(len, values)) + b"".join(values))
+                shape = shapes[names] = len(shapes) + 1
+            record_shapes.append(shape)
+            records.append(pack_record({record_name(n): v for n, v in write.fields.items()}))
             members.setdefault(write.account_id, number)
         others: list[str] = []
 
@@ -792,8 +1014,24 @@ class PartitionKeys:
     def due(self, bucket: int) -> str:
         return f"{self.due_sets}{bucket}"
 
-    def account(self, account_id: str) -> str:
+    @property
+    def accounts(self) -> str:
+        """The name of the account hashes without their bucket (`account_bucket`): account id ->
+        record."""
+        return f"{self.tag}:accounts:"
+
+    def account_hash(self, bucket: int) -> str:
+        return f"{self.accounts}{bucket}"
+
+    def old_account(self, account_id: str) -> str:
+        """An account's hash as versions before 2026-12-02 17:00 kept it: moved into the account
+        hashes when a worker takes the partition."""
         return f"{self.tag}:a:{account_id}"
+
+    @property
+    def layout(self) -> str:
+        """Set once the partition's old account hashes were moved (`ACCOUNTS_MOVED`)."""
+        return f"{self.tag}:layout"
 
     def ranking_sets(self, model: str, tier: str) -> str:
         """The name of the ranking sets of one model and tier without their bucket
@@ -833,6 +1071,7 @@ class StateStore:
         self._due = client.register_script(DUE_SCRIPT)
         self._count = client.register_script(COUNT_SCRIPT)
         self._move_whole_sets = client.register_script(MOVE_WHOLE_SETS_SCRIPT)
+        self._move_account_hashes = client.register_script(MOVE_ACCOUNT_HASHES_SCRIPT)
         self._forget_other_versions = client.register_script(FORGET_OTHER_VERSIONS_SCRIPT)
 
     def keys(self, partition: int) -> PartitionKeys:
@@ -852,16 +1091,18 @@ class StateStore:
     async def read_fields(
         self, partition: int, account_ids: Sequence[str], fields: Sequence[str]
     ) -> list[list[bytes | None]]:
-        """The named hash fields of each account, in the order given (None where absent).
-
-        `fields` is a handful of names (Lua's `unpack` takes a few thousand at most)."""
-        if not account_ids or not fields:
-            return [[] for _ in account_ids]
+        """The named fields (`m`, `p`, `s:<model>`) of each account, in the order given (None
+        where absent); `StateDecodeError` for a corrupt record."""
+        if not account_ids:
+            return []
         keys = self.keys(partition)
-        return cast(
-            list[list[bytes | None]],
-            await self._read(keys=[keys.account(a) for a in account_ids], args=fields),
-        )
+        names = [record_name(f) for f in fields]
+        records = await self._read(keys=[keys.fence], args=[keys.accounts, *account_ids])
+        out: list[list[bytes | None]] = []
+        for record in records:
+            entries = {} if record is None else split_record(record)
+            out.append([entries.get(name) for name in names])
+        return out
 
     async def commit(
         self,
@@ -898,7 +1139,6 @@ class StateStore:
         batch.check()
         keys = self.keys(partition)
         all_keys = [keys.fence, keys.offset(source), keys.outbox]
-        all_keys.extend(map(keys.account, batch.accounts))
         written = b""
         if batch.due_members is None or any(r.members is None for r in batch.rankings):
             written = _packed("I", range(1, len(batch.accounts) + 1))
@@ -920,14 +1160,15 @@ class StateStore:
             "" if applied_offset is None else applied_offset,
             len(batch.accounts),
             len(outbox),
-            len(keys.account("").encode()),  # Lua counts bytes
+            keys.accounts,
             len(batch.shapes),
         ]
         for names in batch.shapes:
             args.append(len(names))
-            args.extend(names)
+            args.extend(map(record_name, names))
         args.append(batch.record_shapes)
-        args.extend(batch.records)
+        for account_id, write in zip(batch.accounts, batch.records, strict=True):
+            args += (account_id, write)
         args.extend(outbox)
         args.append(len(batch.others))
         args.extend(batch.others)
@@ -1055,21 +1296,59 @@ class StateStore:
             moved += taken
 
     async def account_ids(self, cursor: int, count: int) -> tuple[int, list[tuple[int, str]]]:
-        """One SCAN step over the accounts of every partition: (next cursor, (partition,
-        account id) pairs); cursor 0 = done.
+        """One SCAN step over the account hashes of every partition, and their ids: (next
+        cursor, (partition, account id) pairs); cursor 0 = done. An account may be listed twice
+        (SCAN may return a key twice).
 
         One walk lists every partition: SCAN visits the whole keyspace whatever its pattern, so
         a walk per partition cost Redis the keyspace once per partition."""
         head = f"{{{self.prefix}:p"
         cursor, found = await self.client.scan(
-            cursor, match=f"{_glob_escaped(head)}*}}:a:*", count=count
+            cursor, match=f"{_glob_escaped(head)}*}}:accounts:*", count=count
         )
-        accounts = []
+        hashes = []
         for key in found:
-            number, separator, account_id = _text(key)[len(head) :].partition("}:a:")
-            if separator and number.isdigit():
-                accounts.append((int(number), account_id))
+            number, separator, bucket = _text(key)[len(head) :].partition("}:accounts:")
+            if separator and number.isdigit() and bucket.isdigit():
+                hashes.append((int(number), key))
+        async with self.client.pipeline(transaction=False) as pipe:
+            for _, key in hashes:
+                pipe.hkeys(key)
+            ids = await pipe.execute() if hashes else []
+        accounts = [
+            (partition, _text(account_id))
+            for (partition, _), account_ids in zip(hashes, ids, strict=True)
+            for account_id in account_ids
+        ]
         return cursor, accounts
+
+    async def move_account_hashes(self, partition: int, token: str, chunk: int = 200) -> int:
+        """Moves the partition's accounts that versions before 2026-12-02 17:00 kept in a hash
+        each into the account hashes, `chunk` per call, once (`PartitionKeys.layout` marks it
+        done); returns how many. Run before the partition's first commit or read. Fenced like a
+        commit: stops, moving nothing more, once another worker owns the partition."""
+        keys = self.keys(partition)
+        if await self.client.exists(keys.layout):
+            return 0
+        args: list[str | int] = [token, len(keys.old_account("").encode()), keys.accounts]
+        moved, cursor = 0, 0
+        while True:
+            cursor, found = await self.client.scan(
+                cursor, match=f"{_glob_escaped(keys.old_account(''))}*", count=1000
+            )
+            for start in range(0, len(found), chunk):
+                taken = int(
+                    await self._move_account_hashes(
+                        keys=[keys.fence, *found[start : start + chunk]], args=args
+                    )
+                )
+                if taken < 0:
+                    return moved
+                moved += taken
+            if cursor == 0:
+                break
+        await self.client.set(keys.layout, ACCOUNTS_MOVED)
+        return moved
 
     async def rescored_versions(self, partition: int) -> str | None:
         value = await self.client.get(self.keys(partition).versions)

@@ -245,6 +245,18 @@ class Worker:
             token = await self.retry(
                 "take fence", functools.partial(self.store.take_fence, partition)
             )
+            # Before the partition's first read: an account not in its hash would start empty.
+            moved = await self.retry(
+                "move account hashes",
+                functools.partial(self.store.move_account_hashes, partition, token),
+            )
+            if moved:
+                log.info(
+                    "partition %d: moved %d accounts from a hash each into the account hashes "
+                    "(once, after an upgrade)",
+                    partition,
+                    moved,
+                )
             # Before the partition's first commit: a bucket's entries must be the newer ones.
             moved = await self.retry(
                 "move whole sorted sets",

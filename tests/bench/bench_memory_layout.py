@@ -68,12 +68,14 @@ from streams.processes import FEW_COLLECTIONS
 from streams.replay import Replay
 from streams.simulate import simulate
 from streams.state_store import (
+    ACCOUNT_BUCKETS,
     COMMIT_SCRIPT,
     AccountWrite,
     Committed,
     PartitionKeys,
     Rank,
     StateStore,
+    account_bucket,
     connect_redis,
 )
 from streams.worker import account_partition
@@ -355,16 +357,17 @@ async def measure_current(
     after = await used_memory()
 
     client = connect_redis(url())
-    account_keys = [store.keys(r.partition).account(r.account_id) for r in records]
+    account_keys = sorted(
+        {store.keys(r.partition).account_hash(account_bucket(r.account_id)) for r in records}
+    )
     sorted_sets = [
         k.decode() if isinstance(k, bytes) else k
         for pattern in ("*:ranking:*", "*:due:*")
         for k in await client.keys(pattern)
     ]
-    names = tuple(records[0].write.fields)
     measured = Measured(
-        "current (hash per account, sorted sets in 256 buckets per partition, "
-        "domain map in 4,096 hashes)",
+        f"current (accounts in {ACCOUNT_BUCKETS:,} hashes per partition, one field each; "
+        "sorted sets in 256 buckets per partition, domain map in 4,096 hashes)",
         after - before,
         parts=(0.0, 0.0, after - committed),
         keys=int(await client.dbsize()),
@@ -383,7 +386,13 @@ async def measure_current(
         measured.read_server_min_us,
     ) = await read_cost(
         client,
-        {r.account_id: (store.keys(r.partition).account(r.account_id), names) for r in records},
+        {
+            r.account_id: (
+                store.keys(r.partition).account_hash(account_bucket(r.account_id)),
+                (r.account_id,),
+            )
+            for r in records
+        },
         rng,
     )
     # The commit writes hashes and sorted sets together: the sorted sets' share is what

@@ -68,7 +68,13 @@ from streams.pipeline import INGESTED_HEADER, is_alert, score_change_message
 from streams.processes import stop_gracefully
 from streams.settings import Settings
 from streams.simulate import simulate
-from streams.state_store import PartitionKeys, connect_redis
+from streams.state_store import (
+    PartitionKeys,
+    account_bucket,
+    connect_redis,
+    record_name,
+    split_record,
+)
 from streams.worker import EVENTS, PROFILES, SCORE_CHANGES, account_partition
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -384,30 +390,50 @@ async def redis_memory(client: aioredis.Redis) -> int:
     return int((await redis_info(client, "memory"))["used_memory"])  # type: ignore[call-overload]
 
 
+# What `used_memory` counts besides the data: the clients' query and output buffers, the AOF
+# buffer, the Lua scripts' memory (INFO memory).
+BUFFERS = ("mem_clients_normal", "mem_aof_buffer", "used_memory_scripts")
+
+
+async def redis_buffers(client: aioredis.Redis) -> int:
+    memory = await redis_info(client, "memory")
+    return sum(int(memory.get(name, 0)) for name in BUFFERS)  # type: ignore[call-overload]
+
+
 async def memory_breakdown(
     client: aioredis.Redis, dep: Deployment, accounts: int, sample: int = 300
 ) -> dict[str, float]:
-    """Where the bytes go, per account: MEMORY USAGE of sampled account hashes, the sizes of
-    their fields, and of the ranking and due sorted sets (whole, divided by accounts)."""
+    """Where the bytes go, per account: MEMORY USAGE of the account hashes that hold sampled
+    accounts divided by their accounts, the sizes of the sampled accounts' record entries, and
+    the ranking and due sorted sets (whole, divided by accounts)."""
     ids = [f"acct-{i:06d}" for i in random.Random(3).sample(range(accounts), min(sample, accounts))]
-    keys = [
-        PartitionKeys(dep.settings.key_prefix, account_partition(a, dep.partitions)).account(a)
-        for a in ids
-    ]
-    usage, fields = [], defaultdict(list)
-    for key in keys:
-        usage.append(int(await client.memory_usage(key, samples=0) or 0))
-        for name, value in (await client.hgetall(key)).items():
-            fields[name.decode()].append(len(value))
+    names = {record_name(f): f for f in ("m", "p")}
+    names.update({record_name(f"s:{m.id}"): f"s:{m.id}" for m in load_model_files([MODELS])})
+    usage, held, records, entries = 0, 0, [], defaultdict(list)
+    hashes = set()
+    for a in ids:
+        keys = PartitionKeys(dep.settings.key_prefix, account_partition(a, dep.partitions))
+        key = keys.account_hash(account_bucket(a))
+        if key not in hashes:
+            hashes.add(key)
+            usage += int(await client.memory_usage(key, samples=0) or 0)
+            held += int(await client.hlen(key))
+        record = await client.hget(key, a) or b""
+        records.append(len(record))
+        for name, value in split_record(record).items():
+            entries[names.get(name, repr(name))].append(len(value))
     sorted_sets = 0
     for p in range(dep.partitions):
         tag = PartitionKeys(dep.settings.key_prefix, p).tag
         for pattern in (f"{tag}:ranking:*", f"{tag}:due:*"):
             async for key in client.scan_iter(match=pattern, count=1000):
                 sorted_sets += int(await client.memory_usage(key, samples=0) or 0)
-    out = {"account hash (MEMORY USAGE)": sum(usage) / len(usage)}
-    for label, sizes in sorted(fields.items()):
-        out[f"field {label} value"] = sum(sizes) / len(sizes)
+    out = {
+        "account hashes (MEMORY USAGE / accounts they hold)": usage / max(held, 1),
+        "account record": sum(records) / len(records),
+    }
+    for label, sizes in sorted(entries.items()):
+        out[f"record entry {label}"] = sum(sizes) / len(sizes)
     out["rank + due sorted sets"] = sorted_sets / accounts
     return out
 
@@ -904,6 +930,7 @@ async def run(base: Settings, scale: Scale, workdir: Path, keep: bool) -> Result
         await wait_for_topics(s.kafka_bootstrap, [s.topic(EVENTS), s.topic(PROFILES)])
         await dep.wait_healthy()
         memory_before = await redis_memory(client)
+        buffers_before = await redis_buffers(client)
         await produce_all(s.kafka_bootstrap, s.topic(PROFILES), profiles)
         await wait_applied(client, dep, "profiles", timeout=scale.drain_timeout)
         memory_profiles = await redis_memory(client)
@@ -963,7 +990,9 @@ async def run(base: Settings, scale: Scale, workdir: Path, keep: bool) -> Result
         results.memory_per_account_model = (memory_events - memory_before) / (
             scale.accounts * n_models
         )
+        buffers = (await redis_buffers(client) - buffers_before) / scale.accounts
         results.memory_breakdown = await memory_breakdown(client, dep, scale.accounts)
+        results.memory_breakdown[f"Redis's buffers, change ({' + '.join(BUFFERS)})"] = buffers
         rss, hwm = dep.rss()
         results.worker_rss_mb, results.worker_hwm_mb = rss, max(hwm, rss_peak)
 

@@ -17,7 +17,14 @@ from streams.metrics import Metrics
 from streams.model_files import load_model_files
 from streams.pipeline import Incoming, Outgoing, Pipeline
 from streams.state_cache import StateCache
-from streams.state_store import PartitionKeys, StateStore, pack_profile
+from streams.state_store import (
+    PartitionKeys,
+    StateStore,
+    account_bucket,
+    pack_profile,
+    pack_record,
+    split_record,
+)
 
 pytestmark = pytest.mark.redis
 
@@ -64,7 +71,11 @@ def view(offset: int, minutes: float, url: str = "/pricing") -> Incoming:
 
 
 async def stored_hash(client: aioredis.Redis, prefix: str) -> dict[str, dict[bytes, bytes]]:
-    return {"acme": await client.hgetall(PartitionKeys(prefix, PARTITION).account("acme"))}
+    """acme's record, by record name."""
+    keys = PartitionKeys(prefix, PARTITION)
+    return {
+        "acme": split_record(await client.hget(keys.account_hash(account_bucket("acme")), "acme"))
+    }
 
 
 async def test_cached_and_uncached_workers_write_the_same_state(redis_client) -> None:
@@ -167,7 +178,9 @@ async def test_a_stored_profile_that_reads_as_none_stops_the_load(
     # Scoring the account without its profile would change its tiers silently.
     client, prefix = redis_client
     pipeline = make_pipeline(client, prefix, 0)
-    await client.hset(PartitionKeys(prefix, PARTITION).account("acme"), "p", stored)
+    keys = PartitionKeys(prefix, PARTITION)
+    record = pack_record({b"p": stored})
+    await client.hset(keys.account_hash(account_bucket("acme")), "acme", record)
 
     with pytest.raises(StateDecodeError):
         await pipeline.load(PARTITION, ["acme"])

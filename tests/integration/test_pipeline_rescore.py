@@ -18,7 +18,15 @@ from streams.metrics import Metrics
 from streams.model_files import load_model_files
 from streams.pipeline import Pipeline
 from streams.state_cache import StateCache
-from streams.state_store import CommitBatch, CommitResult, PartitionKeys, StateStore
+from streams.state_store import (
+    CommitBatch,
+    CommitResult,
+    PartitionKeys,
+    StateStore,
+    account_bucket,
+    record_name,
+    split_record,
+)
 from tests.integration.test_pipeline_cache import NOW, PARTITION, ROOT, Recording, view
 
 pytestmark = pytest.mark.redis
@@ -82,7 +90,9 @@ async def scored_acme(client: Any, prefix: str) -> tuple[Pipeline, str]:
 
 
 async def stored(client: Any, prefix: str, account: str) -> dict[bytes, bytes]:
-    return dict(await client.hgetall(PartitionKeys(prefix, PARTITION).account(account)))
+    """The account's record, by record name."""
+    keys = PartitionKeys(prefix, PARTITION)
+    return split_record(await client.hget(keys.account_hash(account_bucket(account)), account))
 
 
 async def test_rescoring_writes_only_the_rescored_models_of_the_accounts_behind(
@@ -104,10 +114,11 @@ async def test_rescoring_writes_only_the_rescored_models_of_the_accounts_behind(
     assert spy.writes == [("acme", ["s:new-business"])]
     assert spy.ranks == [("acme", "new-business")]
     after = await stored(client, prefix, "acme")
-    assert {k: v for k, v in after.items() if k != b"s:new-business"} == {
-        k: v for k, v in before.items() if k != b"s:new-business"
+    rescored = record_name("s:new-business")
+    assert {k: v for k, v in after.items() if k != rescored} == {
+        k: v for k, v in before.items() if k != rescored
     }
-    assert after[b"s:new-business"] != before[b"s:new-business"]
+    assert after[rescored] != before[rescored]
     reread = (await new.load(PARTITION, ["acme"]))["acme"]
     assert not new.engine.needs_rescore(reread)
     assert reread.view() == expected.view()

@@ -6,7 +6,9 @@ import random
 from collections import Counter
 
 import pytest
+import redis
 
+from scoring.state import StateDecodeError
 from streams.state_store import (
     AccountWrite,
     AlreadyApplied,
@@ -15,17 +17,30 @@ from streams.state_store import (
     PartitionKeys,
     Rank,
     StateStore,
+    account_bucket,
+    record_name,
     sorted_set_bucket,
+    split_record,
 )
 
 pytestmark = pytest.mark.redis
 
 
+# The field names these tests write, by the name their records keep them under.
+FIELD_NAMES = {record_name(f): f.encode() for f in ("m", "p", "s:nb", "s:old", "s:new-business")}
+
+
 async def stored(
     store: StateStore, partition: int, account_ids: list[str]
 ) -> dict[str, dict[bytes, bytes]]:
-    """Every hash field of the accounts, as Redis holds them."""
-    return {a: await store.client.hgetall(store.keys(partition).account(a)) for a in account_ids}
+    """Every entry of the accounts' records, by field name, as Redis holds them."""
+    keys = store.keys(partition)
+    out = {}
+    for a in account_ids:
+        record = await store.client.hget(keys.account_hash(account_bucket(a)), a)
+        entries = {} if record is None else split_record(record)
+        out[a] = {FIELD_NAMES[name]: value for name, value in entries.items()}
+    return out
 
 
 async def test_commit_writes_states_offset_outbox_and_schedule_together(redis_client) -> None:
@@ -38,7 +53,7 @@ async def test_commit_writes_states_offset_outbox_and_schedule_together(redis_cl
         token,
         "events",
         41,
-        [AccountWrite("acme", {"m": b"meta", "new-business": b"\x01\x02"}), AccountWrite("beta")],
+        [AccountWrite("acme", {"m": b"meta", "s:new-business": b"\x01\x02"}), AccountWrite("beta")],
         [b"change-1", b"change-2"],
         {"acme": 1_700_000_000.5, "beta": None},
     )
@@ -46,7 +61,7 @@ async def test_commit_writes_states_offset_outbox_and_schedule_together(redis_cl
     assert result == Committed()
     assert await store.applied_offset(3, "events") == 41
     accounts = await stored(store, 3, ["acme", "beta"])
-    assert accounts == {"acme": {b"m": b"meta", b"new-business": b"\x01\x02"}, "beta": {}}
+    assert accounts == {"acme": {b"m": b"meta", b"s:new-business": b"\x01\x02"}, "beta": {}}
     assert await store.outbox(3) == [b"change-1", b"change-2"]
     assert await store.due_accounts(3, until=1_700_000_000.5) == ["acme"]
     assert await store.due_accounts(3, until=1_700_000_000.4) == []
@@ -183,7 +198,9 @@ def test_every_key_of_a_partition_shares_one_cluster_hash_tag() -> None:
         keys.outbox,
         keys.due(0),
         keys.ranking("nb", "hot", 255),
-        keys.account("a:{x}"),
+        keys.account_hash(1023),
+        keys.old_account("a:{x}"),
+        keys.layout,
     ]
     # Redis Cluster hashes only the text of the first {...} of a key.
     assert {key[key.index("{") + 1 : key.index("}")] for key in all_keys} == {"scorer:p7"}
@@ -313,7 +330,8 @@ async def test_one_walk_lists_the_accounts_of_every_partition_with_their_partiti
         writes = [AccountWrite(a, {"m": b"1"}) for a in accounts]
         await store.commit(partition, token, "events", 1, writes, [], {})
     # Keys of another prefix, and of this one that are no account, are not listed.
-    await client.hset(f"{{{prefix}x:p5}}:a:other", "m", b"1")
+    await client.hset(f"{{{prefix}x:p5}}:accounts:3", "other", b"1")
+    await client.hset(f"{{{prefix}:p5}}:accounts:x", "other", b"1")
     await client.set(f"{{{prefix}:p5}}:offset:events", 1)
     cursor, found = 0, []
     while True:
@@ -538,3 +556,103 @@ async def test_the_top_skips_a_tier_whose_ceiling_the_best_reach_once_rescored(
     assert await store.top([1], "nb", list(tiers), 5) == [("odd", 95.0), *best_hot[:4]]
     every = await store.top([1], "nb", list(tiers), 7, ceilings, "nb:2")
     assert every == [("odd", 95.0), *best_hot, ("c1", 10.0)]
+
+
+async def test_a_commit_merges_into_the_stored_record_and_keeps_what_it_does_not_name(
+    redis_client,
+) -> None:
+    # The Lua side of the record: varints of one to three bytes, entries merged by name.
+    client, prefix = redis_client
+    store = StateStore(client, prefix)
+    token = await store.take_fence(1)
+    big = bytes(range(256)) * 80  # 20,480 B: a three-byte length
+    first = [AccountWrite("acme", {"m": b"m1", "p": big, "s:nb": b"n" * 200})]
+    await store.commit(1, token, "profiles", 1, first, [], {})
+    await store.commit(1, token, "events", 2, [AccountWrite("acme", {"m": b"m2"})], [], {})
+    await store.commit(1, token, "events", 3, [AccountWrite("acme", {"s:old": b""})], [], {})
+
+    assert await stored(store, 1, ["acme"]) == {
+        "acme": {b"m": b"m2", b"p": big, b"s:nb": b"n" * 200, b"s:old": b""}
+    }
+    read = await store.read_fields(1, ["acme"], ["p", "s:nb", "s:old", "m"])
+    assert read == [[big, b"n" * 200, b"", b"m2"]]
+
+
+async def test_many_accounts_share_one_compact_hash(redis_client) -> None:
+    client, prefix = redis_client
+    store = StateStore(client, prefix)
+    token = await store.take_fence(2)
+    ids = [f"acct-{n:06d}" for n in range(3_000)]
+    writes = [AccountWrite(a, {"m": a.encode(), "s:nb": b"x" * 100}) for a in ids]
+    await store.commit(2, token, "events", 1, writes, [], {})
+
+    keys = store.keys(2)
+    hashes = {keys.account_hash(account_bucket(a)) for a in ids}
+    assert len(hashes) <= 1024 and await client.exists(*hashes) == len(hashes)
+    for key in list(hashes)[:20]:
+        assert await client.object("encoding", key) == b"listpack"
+    read = await store.read_fields(2, ids, ["m"])
+    assert read == [[a.encode()] for a in ids]
+
+
+async def test_a_corrupt_stored_record_fails_the_commit_before_it_writes_anything(
+    redis_client,
+) -> None:
+    client, prefix = redis_client
+    store = StateStore(client, prefix)
+    token = await store.take_fence(3)
+    keys = store.keys(3)
+    await client.hset(keys.account_hash(account_bucket("bad")), "bad", b"\x01m\x05me")
+    writes = [AccountWrite("good", {"m": b"1"}), AccountWrite("bad", {"m": b"2"})]
+
+    with pytest.raises(redis.exceptions.ResponseError, match="corrupt account record: bad"):
+        await store.commit(3, token, "events", 7, writes, [b"change"], {"good": 1.0})
+
+    assert await store.applied_offset(3, "events") == -1
+    assert await stored(store, 3, ["good"]) == {"good": {}}
+    assert await store.outbox(3) == []
+    with pytest.raises(StateDecodeError, match="corrupt account record"):
+        await store.read_fields(3, ["bad"], ["m"])
+
+
+async def test_accounts_kept_in_a_hash_each_are_moved_once_and_read_the_same(
+    redis_client,
+) -> None:
+    # Versions before 2026-12-02 17:00 kept a hash per account, fields named `s:<model>`.
+    client, prefix = redis_client
+    store = StateStore(client, prefix)
+    keys = store.keys(4)
+    old_ids = [f"old-{n}" for n in range(450)]  # more than one chunk
+    for a in old_ids:
+        await client.hset(keys.old_account(a), mapping={"m": a, "p": b"\x01p", "s:nb": b"\x00"})
+    await client.hset(keys.old_account("both"), mapping={"m": b"old", "s:old": b"o"})
+    await client.hset(store.keys(5).old_account("elsewhere"), "m", b"5")
+    token = await store.take_fence(4)
+    await store.commit(
+        4, token, "events", 1, [AccountWrite("both", {"m": b"new", "p": b"p"})], [], {}
+    )
+
+    assert await store.move_account_hashes(4, token) == 451
+
+    assert await client.exists(*(keys.old_account(a) for a in [*old_ids, "both"])) == 0
+    read = await store.read_fields(4, [*old_ids, "both"], ["m", "p", "s:nb", "s:old"])
+    assert read[:-1] == [[a.encode(), b"\x01p", b"\x00", None] for a in old_ids]
+    assert read[-1] == [b"old", b"p", None, b"o"]  # the old hash's fields win
+    assert await client.exists(store.keys(5).old_account("elsewhere")) == 1
+    # Once per partition: marked, later calls move nothing, even what came since.
+    await client.hset(keys.old_account("late"), "m", b"1")
+    assert await store.move_account_hashes(4, token) == 0
+    assert await client.exists(keys.old_account("late")) == 1
+
+
+async def test_moving_old_account_hashes_is_fenced(redis_client) -> None:
+    client, prefix = redis_client
+    old, new = StateStore(client, prefix), StateStore(client, prefix)
+    old_token = await old.take_fence(6)
+    await new.take_fence(6)
+    await client.hset(old.keys(6).old_account("acme"), "m", b"1")
+
+    assert await old.move_account_hashes(6, old_token) == 0
+
+    assert await client.exists(old.keys(6).old_account("acme")) == 1
+    assert not await client.exists(old.keys(6).layout)

@@ -34,6 +34,7 @@ from hypothesis import strategies as st
 from scoring.engine import Engine, UnknownModel
 from scoring.model import Model, PropertyValue
 from scoring.state import AccountState
+from streams.state_store import pack_record, record_name
 
 HALF_LIFE = 2 * DAY
 SATURATION = 40.0
@@ -238,10 +239,8 @@ def test_dump_many_equals_dump_due_time_and_standing_state_by_state(
     for i, events in enumerate(accounts):
         state = run(engine, events)
         meta, blobs = engine.dump(state)
-        values = [meta, *blobs.values()]
-        assert dumped.records[i] == struct.pack(f"<{len(values)}I", *map(len, values)) + b"".join(
-            values
-        )
+        entries = {b"m": meta} | {record_name(f"s:{m}"): blob for m, blob in blobs.items()}
+        assert dumped.records[i] == pack_record(entries)
         times = [engine.next_tier_change_time(state, m.id) for m in engine.models]
         due = struct.unpack_from("<d", dumped.due_times, 8 * i)[0]
         known = [t for t in times if t is not None]
@@ -260,7 +259,7 @@ def test_dump_many_equals_dump_due_time_and_standing_state_by_state(
     assert (some.tiers, some.totals) == (dumped.tiers[1:], dumped.totals[1:])
     for state, record in zip(states, some.records, strict=True):
         blob = engine.dump(state)[1]["new-business"]
-        assert record == struct.pack("<I", len(blob)) + blob
+        assert record == pack_record({record_name("s:new-business"): blob})
     assert engine.dump_many(states, []).records == [b""] * len(accounts)
     both = engine.dump_many(states, ["new-business", "nb"])  # in the order asked
     assert (both.tiers, both.totals) == (dumped.tiers[::-1], dumped.totals[::-1])

@@ -22,6 +22,7 @@ from scoring import _core
 from scoring.engine import Engine
 from scoring.model import Tier
 from scoring.state import AccountState, StateDecodeError
+from streams.state_store import pack_record, record_name
 
 Snapshot = dict[str, Any]
 
@@ -346,8 +347,8 @@ def test_dump_many_of_a_new_account_is_its_dump_lowest_tiers_and_no_due_time() -
     state = engine.new_account(ACCOUNT)
     dumped = engine.dump_many([state])
     meta, blobs = engine.dump(engine.new_account(ACCOUNT))
-    values = [meta, blobs["new-business"]]
-    assert dumped.records == [struct.pack("<2I", *map(len, values)) + b"".join(values)]
+    entries = {b"m": meta, record_name("s:new-business"): blobs["new-business"]}
+    assert dumped.records == [pack_record(entries)]
     assert math.isnan(struct.unpack("<d", dumped.due_times)[0])
     assert engine.next_tier_change_time(state, "new-business") is None
     assert (dumped.tiers, dumped.totals) == (

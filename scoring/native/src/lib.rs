@@ -55,6 +55,34 @@ fn hash_id(text: &str) -> Key {
     digest.as_bytes().try_into().expect("an 8-byte digest")
 }
 
+/// The polynomial hash of `streams.state_store.name_hash` (the Redis layout's buckets and the
+/// account records' model names): each step modulo the largest prime under 2^32.
+fn name_hash(name: &str) -> u32 {
+    name.bytes().fold(0u64, |h, byte| {
+        (h * 1_000_003 + byte as u64) % 4_294_967_291
+    }) as u32
+}
+
+/// The name of a model's entry in an account record (docs/redis-layout.md): `s` and the 4 bytes
+/// (big-endian) of the model id's `name_hash`.
+fn model_record_name(model: &str) -> [u8; 5] {
+    let mut name = [b's', 0, 0, 0, 0];
+    name[1..].copy_from_slice(&name_hash(model).to_be_bytes());
+    name
+}
+
+/// One entry of an account record: its name, the value's length as a LEB128 varint, the value.
+fn put_record_entry(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
+    out.extend_from_slice(name);
+    let mut length = value.len();
+    while length >= 0x80 {
+        out.push((length as u8) | 0x80);
+        length >>= 7;
+    }
+    out.push(length as u8);
+    out.extend_from_slice(value);
+}
+
 // --- state -----------------------------------------------------------------------------------
 
 /// One behavioral criterion of one model for one account (see scoring/state.py's docs).
@@ -1324,22 +1352,21 @@ impl Core {
         let mut due_times = Vec::with_capacity(8 * states.len());
         let mut tiers = vec![Vec::with_capacity(states.len()); chosen.len()];
         let mut totals = vec![Vec::with_capacity(8 * states.len()); chosen.len()];
+        let names: Vec<[u8; 5]> = chosen
+            .iter()
+            .map(|index| model_record_name(&self.models[*index].id))
+            .collect();
         let mut record = Vec::new();
         for state in states.iter_mut() {
             let state: &mut AccountState = state;
             self.aligned(state)?;
             let (meta, blobs) = self.dump_state(state).map_err(PyValueError::new_err)?;
-            let parts: Vec<&[u8]> = whole
-                .then_some(meta.as_slice())
-                .into_iter()
-                .chain(chosen.iter().map(|index| blobs[*index].as_slice()))
-                .collect();
             record.clear();
-            for part in &parts {
-                record.extend_from_slice(&(part.len() as u32).to_le_bytes());
+            if whole {
+                put_record_entry(&mut record, b"m", &meta);
             }
-            for part in &parts {
-                record.extend_from_slice(part);
+            for (name, index) in names.iter().zip(&chosen) {
+                put_record_entry(&mut record, name, &blobs[*index]);
             }
             records.push(PyBytes::new(py, &record));
             let mut due: Option<f64> = None;
