@@ -82,10 +82,18 @@ def spec_time(t: float, anchor: int) -> bytes:
     return varint(2) + bits(t)
 
 
-def spec_model_blob(ms: Snapshot) -> bytes:
-    """A model-state blob laid out as docs/state.md says (format 2)."""
+# Format 2 stored 8-byte digests, of which the reader keeps the first 6: these 2 are dropped.
+WIDE_KEY_TAIL = b"\xa5\x5a"
+
+
+def spec_key(key: bytes, format_: int) -> bytes:
+    return key if format_ == 3 else key + WIDE_KEY_TAIL
+
+
+def spec_model_blob(ms: Snapshot, format_: int = 3) -> bytes:
+    """A model-state blob laid out as docs/state.md says (format 3, or 2: 8-byte digests)."""
     tier = ms["tier"].encode()
-    parts = [bytes((2,)), varint(ms["version"]), varint(ms["seq"]), bits(ms["last_total"])]
+    parts = [bytes((format_,)), varint(ms["version"]), varint(ms["seq"]), bits(ms["last_total"])]
     parts += [bytes((len(tier),)), tier, bytes((len(ms["behaviors"]),))]
     for bs in ms["behaviors"]:
         signals = len(bs["sums"])
@@ -100,18 +108,19 @@ def spec_model_blob(ms: Snapshot) -> bytes:
         for k in caps:
             parts += [bytes((k,)), varint(bs["cap_today"][k]), varint(bs["cap_yesterday"][k])]
         for key, at in bs["contacts"].items():
-            parts += [key, spec_time(at, anchor)]
+            parts += [spec_key(key, format_), spec_time(at, anchor)]
     return b"".join(parts)
 
 
-def spec_meta_blob(clock: float, dedupe: dict[bytes, float]) -> bytes:
+def spec_meta_blob(clock: float, dedupe: dict[bytes, float], format_: int = 3) -> bytes:
     anchor = anchor_of(clock)
-    entries = (key + spec_time(at, anchor) for key, at in dedupe.items())
-    return bytes((2,)) + spec_time(clock, 0) + b"".join(entries)
+    entries = (spec_key(key, format_) + spec_time(at, anchor) for key, at in dedupe.items())
+    return bytes((format_,)) + spec_time(clock, 0) + b"".join(entries)
 
 
 def legacy_model_blob(ms: Snapshot) -> bytes:
-    """A model-state blob as format 1 laid it out (docs/state.md), which is still read."""
+    """A model-state blob as format 1 laid it out (docs/state.md), which is still read. Its
+    8-byte digests: a 6-byte key padded with zeros."""
     tier = ms["tier"].encode()
     parts = [struct.pack("<BIIdB", 1, ms["version"], ms["seq"], ms["last_total"], len(tier)), tier]
     parts.append(bytes((len(ms["behaviors"]),)))
@@ -172,11 +181,11 @@ def test_typical_blob_sizes() -> None:
     meta, blobs = engine.dump(typical_account(engine))
     # Head 12 + "warm" 4 + 1; one behavioral criterion 11 + its ref 7 (ms since 1970); 4 signals
     # hit 4 * 10 + their times 1, 4, 4, 5 (ms after the ref); one capped counter 3; 2 contacts
-    # 2 * 8 + their times 4, 5: 17 + 18 + 54 + 3 + 25 = 117 (format 1: 160).
-    assert len(blobs["new-business"]) == 117
-    # Format 2, the clock 7 (ms since 1970), four event ids 4 * 8 and their times 5, 5, 5, 1
-    # (ms before the clock): 56 (format 1: 73).
-    assert len(meta) == 1 + 7 + 4 * 8 + 16
+    # 2 * 6 + their times 4, 5: 17 + 18 + 54 + 3 + 21 = 113 (format 2: 117, format 1: 160).
+    assert len(blobs["new-business"]) == 113
+    # Format 3, the clock 7 (ms since 1970), four event ids 4 * 6 and their times 5, 5, 5, 1
+    # (ms before the clock): 48 (format 2: 56, format 1: 73).
+    assert len(meta) == 1 + 7 + 4 * 6 + 16
 
 
 def test_one_demo_request_blob_sizes() -> None:
@@ -187,7 +196,7 @@ def test_one_demo_request_blob_sizes() -> None:
     # Head 12 + "cold" 4 + 1; the criterion 9 (its cap day 0 takes 1 byte: the demo request is
     # not capped) + its ref 7; the hit 11 (its time is the ref's): 17 + 16 + 11.
     assert len(blobs["new-business"]) == 44
-    assert len(meta) == 1 + 7 + 8 + 1  # the clock, one event id and its time (the clock's)
+    assert len(meta) == 1 + 7 + 6 + 1  # the clock, one event id and its time (the clock's)
     assert len(legacy_model_blob(model_view(state, "new-business"))) == 62
 
 
@@ -234,7 +243,7 @@ def test_dump_prunes_dedupe_entries_older_than_the_window() -> None:
     "blob",
     [
         b"",
-        b"\x03" + bytes(30),
+        b"\x04" + bytes(30),
         b"\x01\x00",
         b"\x02\x01",
         b"\x02" + b"\xff" * 9 + b"\x02",
@@ -265,13 +274,14 @@ def test_foreign_model_blobs_are_refused(blob: bytes | None) -> None:
     "blob",
     [
         b"",
-        b"\x03" + bytes(8),
+        b"\x04" + bytes(8),
         b"\x01" + bytes(8) + b"xyz",
         b"\x02\x00" + bytes(7),  # a dedupe id cut short
         b"\x02\x00" + bytes(8),  # an id without its time
         b"\x02\x03",  # an unknown time tag
         b"\x02\x06",  # tag 2 (a double) with a count
         b"\x02\x02" + bytes(7),  # a double cut short
+        b"\x03\x00" + bytes(5),  # a format 3 dedupe id cut short
         b"\x02" + varint(zigzag(2**53 + 1) << 2),  # a count no double holds exactly
         b"\x02" + varint(zigzag(-(2**53) - 1) << 2 | 1),
     ],
@@ -401,7 +411,7 @@ def behavior_states(draw: st.DrawFn) -> Snapshot:
             bs["sums"][k] = draw(finite)
             bs["last_hit"][k] = draw(times)
             bs["streak"][k] = draw(st.integers(1, 0xFFFF))  # hit at least once
-    bs["contacts"] = draw(st.dictionaries(st.binary(min_size=8, max_size=8), times, max_size=6))
+    bs["contacts"] = draw(st.dictionaries(st.binary(min_size=6, max_size=6), times, max_size=6))
     return bs
 
 
@@ -445,19 +455,27 @@ def behavior_with_times(times_: list[float]) -> Snapshot:
         "cap_day": 0,
         "cap_today": [0] * signals,
         "cap_yesterday": [0] * signals,
-        "contacts": {bytes([k]) * 8: t for k, t in enumerate(times_)},
+        "contacts": {bytes([k]) * 6: t for k, t in enumerate(times_)},
     }
 
 
 @settings(max_examples=150, deadline=None)
 @given(model_states())
-def test_any_format_1_model_state_is_read_and_rewritten_in_format_2(ms: Snapshot) -> None:
+def test_any_format_1_model_state_is_read_and_rewritten_in_format_3(ms: Snapshot) -> None:
     assert snapshot(_core.model_state_view(legacy_model_blob(ms))) == ms
     assert _core.reencode_model_state(legacy_model_blob(ms)) == spec_model_blob(ms)
 
 
+@settings(max_examples=150, deadline=None)
+@given(model_states())
+def test_any_format_2_model_state_is_read_and_rewritten_in_format_3(ms: Snapshot) -> None:
+    wide = spec_model_blob(ms, format_=2)
+    assert snapshot(_core.model_state_view(wide)) == ms
+    assert _core.reencode_model_state(wide) == spec_model_blob(ms)
+
+
 any_time = st.one_of(times, st.sampled_from([float("-inf"), float("inf"), float("nan")]))
-meta_args = (any_time, st.dictionaries(st.binary(min_size=8, max_size=8), any_time, max_size=20))
+meta_args = (any_time, st.dictionaries(st.binary(min_size=6, max_size=6), any_time, max_size=20))
 
 
 @settings(max_examples=300, deadline=None)
@@ -483,6 +501,18 @@ def test_any_format_1_account_meta_is_read(clock: float, dedupe: dict[bytes, flo
     assert _core.reencode_meta(legacy_meta_blob(clock, dedupe)) == spec_meta_blob(clock, dedupe)
 
 
+@settings(max_examples=100, deadline=None)
+@given(*meta_args)
+def test_any_format_2_account_meta_is_read(clock: float, dedupe: dict[bytes, float]) -> None:
+    wide = spec_meta_blob(clock, dedupe, format_=2)
+    read_clock, read_dedupe = _core.meta_view(wide)
+    assert bits(read_clock) == bits(clock)
+    assert {key: bits(at) for key, at in read_dedupe.items()} == {
+        key: bits(at) for key, at in dedupe.items()
+    }
+    assert _core.reencode_meta(wide) == spec_meta_blob(clock, dedupe)
+
+
 @pytest.mark.parametrize(
     ("t", "anchor", "encoded"),
     [
@@ -501,9 +531,9 @@ def test_a_time_is_a_count_from_its_anchor_or_else_the_double(
     t: float, anchor: int, encoded: bytes
 ) -> None:
     assert spec_time(t, anchor) == encoded
-    blob = spec_meta_blob(anchor / 1e3, {bytes(8): t})
-    assert blob == b"\x02" + spec_time(anchor / 1e3, 0) + bytes(8) + encoded
-    assert bits(_core.meta_view(blob)[1][bytes(8)]) == bits(t)
+    blob = spec_meta_blob(anchor / 1e3, {bytes(6): t})
+    assert blob == b"\x03" + spec_time(anchor / 1e3, 0) + bytes(6) + encoded
+    assert bits(_core.meta_view(blob)[1][bytes(6)]) == bits(t)
 
 
 def test_score_is_a_frozen_value() -> None:
@@ -513,10 +543,10 @@ def test_score_is_a_frozen_value() -> None:
         score.total = 0.0  # type: ignore[misc]
 
 
-def test_event_and_contact_ids_are_kept_as_8_byte_blake2b_digests() -> None:
+def test_event_and_contact_ids_are_kept_as_6_bytes_of_their_blake2b_digests() -> None:
     engine = Engine([scoring_md_model()])
     view = typical_account(engine).view()
-    digest = lambda text: hashlib.blake2b(text.encode(), digest_size=8).digest()  # noqa: E731
+    digest = lambda text: hashlib.blake2b(text.encode(), digest_size=8).digest()[:6]  # noqa: E731
     assert list(view["dedupe"]) == [digest(e) for e in ("p1", "p2", "d1", "f1")]
     contacts = view["models"]["new-business"]["behaviors"][0]["contacts"]
     assert set(contacts) == {digest("ann"), digest("bob")}
@@ -525,4 +555,4 @@ def test_event_and_contact_ids_are_kept_as_8_byte_blake2b_digests() -> None:
 @settings(max_examples=300, deadline=None)
 @given(st.text())
 def test_the_native_digest_is_pythons_blake2b(text: str) -> None:
-    assert _core.hash_id(text) == hashlib.blake2b(text.encode(), digest_size=8).digest()
+    assert _core.hash_id(text) == hashlib.blake2b(text.encode(), digest_size=8).digest()[:6]

@@ -1,15 +1,19 @@
 //! The state codec (docs/state.md): one blob per model state, one meta blob per account.
 //!
-//! Writes format 2: integers as LEB128 varints, times as a count of milliseconds (or
+//! Writes format 3: integers as LEB128 varints, times as a count of milliseconds (or
 //! microseconds) from an anchor when that gives back the same double, the double itself
-//! otherwise; so a round trip is exact and a typical blob ~30% smaller than format 1, which
-//! stored every number at full width. Format 1 blobs (written until 2026-12-02 14:50) are still read.
+//! otherwise, so a round trip is exact; digests of ids in 6 bytes. Format 2 (written until
+//! 2026-12-02 18:00) differs only in its 8-byte digests, of which a reader keeps the first 6;
+//! format 1 (until 2026-12-02 14:50) stored every number at full width. Both are still read.
 
 use indexmap::IndexMap;
 
 use crate::{BehaviorState, Key, ModelState, MAX_STREAK};
 
-pub(crate) const CODEC_FORMAT: u8 = 2;
+pub(crate) const CODEC_FORMAT: u8 = 3;
+/// Format 2: as 3, but with 8-byte digests.
+const WIDE_KEY_FORMAT: u8 = 2;
+/// Format 1: every number at full width, 8-byte digests.
 const LEGACY_FORMAT: u8 = 1;
 
 /// Time tags, the low two bits of a time's varint (the rest is the zigzagged count).
@@ -22,8 +26,10 @@ const EXACT_COUNT: u64 = 1 << 53;
 struct Reader<'a> {
     blob: &'a [u8],
     pos: usize,
-    /// Format 1: the fields below that format 2 packs are read at full width.
+    /// Format 1: the fields below that later formats pack are read at full width.
     legacy: bool,
+    /// Formats 1 and 2: digests take 8 bytes, of which the key is the first 6.
+    wide_keys: bool,
 }
 
 impl<'a> Reader<'a> {
@@ -33,10 +39,12 @@ impl<'a> Reader<'a> {
             blob,
             pos: 0,
             legacy: false,
+            wide_keys: false,
         };
         match r.u8().map_err(|e| format!("corrupt {what}: {e}"))? {
             CODEC_FORMAT => {}
-            LEGACY_FORMAT => r.legacy = true,
+            WIDE_KEY_FORMAT => r.wide_keys = true,
+            LEGACY_FORMAT => (r.legacy, r.wide_keys) = (true, true),
             format => return Err(format!("unknown {what} format {format}")),
         }
         Ok(r)
@@ -74,7 +82,8 @@ impl<'a> Reader<'a> {
         Ok(f64::from_le_bytes(self.take(8)?.try_into().unwrap()))
     }
     fn key(&mut self) -> Result<Key, String> {
-        Ok(self.take(8)?.try_into().unwrap())
+        let width = if self.wide_keys { 8 } else { 6 };
+        Ok(self.take(width)?[..6].try_into().unwrap())
     }
     fn varint(&mut self) -> Result<u64, String> {
         let start = self.pos;
@@ -351,7 +360,7 @@ pub(crate) fn decode_meta(blob: &[u8]) -> Result<(f64, IndexMap<Key, f64>), Stri
         return Err("corrupt account meta: truncated dedupe entry".into());
     }
     let anchor = anchor_of(clock);
-    let entry_size = if r.legacy { 16 } else { 12 };
+    let entry_size = if r.legacy { 16 } else { 10 };
     let mut dedupe = IndexMap::with_capacity((blob.len() - r.pos) / entry_size);
     while !r.done() {
         let key = r.key().map_err(corrupt)?;

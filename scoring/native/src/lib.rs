@@ -38,7 +38,10 @@ const REBASE_HALF_LIVES: f64 = 60.0;
 const DAY: f64 = 86400.0;
 const DUE_PRECISION: f64 = 0.01;
 
-type Key = [u8; 8];
+/// A digest of an event or contact id: the first 6 bytes of its 8-byte blake2b digest (so the
+/// 8-byte digests that formats 1 and 2 stored read as the same keys). Two ids of one account
+/// colliding in 48 bits is not a practical concern (docs/state.md).
+type Key = [u8; 6];
 
 /// 2^x exactly as CPython computes `2.0 ** x` (libm `pow`); `black_box` keeps the compiler
 /// from rewriting it to `exp2`, which may differ in the last bit.
@@ -47,12 +50,13 @@ pub(crate) fn pow2(x: f64) -> f64 {
     black_box(2.0f64).powf(x)
 }
 
-/// 8-byte blake2b digest (digest_size=8, as Python's `hashlib.blake2b`) of an id.
+/// The `Key` of an id: the first 6 bytes of its blake2b digest of 8 bytes (digest_size=8, as
+/// Python's `hashlib.blake2b`).
 fn hash_id(text: &str) -> Key {
     let digest = blake2b_simd::Params::new()
         .hash_length(8)
         .hash(text.as_bytes());
-    digest.as_bytes().try_into().expect("an 8-byte digest")
+    digest.as_bytes()[..6].try_into().expect("a 6-byte key")
 }
 
 /// The polynomial hash of `streams.state_store.name_hash` (the Redis layout's buckets and the
@@ -1639,7 +1643,7 @@ fn py_max(a: f64, b: f64) -> f64 {
     }
 }
 
-/// 8-byte blake2b digest of an id (Python's `hashlib.blake2b(..., digest_size=8)`).
+/// The key of an id: the first 6 bytes of `hashlib.blake2b(..., digest_size=8)`.
 #[pyfunction]
 #[pyo3(name = "hash_id")]
 fn py_hash_id<'py>(py: Python<'py>, text: &str) -> Bound<'py, PyBytes> {
