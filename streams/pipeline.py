@@ -258,7 +258,7 @@ class Pipeline:
         for account_id, (meta, raw_profile, *blobs) in zip(account_ids, stored, strict=True):
             profile = None
             if raw_profile is not None:
-                profile = stored_profile(unpack_profile(raw_profile))
+                profile = stored_profile(unpack_profile(raw_profile, account_id))
                 if profile is None:
                     # Read as no profile, the account would be scored without it.
                     raise StateDecodeError(f"the stored profile of {account_id!r} is no profile")
@@ -274,7 +274,7 @@ class Pipeline:
         fields = {META_FIELD: meta}
         fields.update({self._model_fields[model]: blob for model, blob in blobs.items()})
         if profile_raw is not None:
-            fields[PROFILE_FIELD] = pack_profile(profile_raw)
+            fields[PROFILE_FIELD] = pack_profile(profile_raw, state.account_id)
         return AccountWrite(state.account_id, fields)
 
     def rank(self, state: AccountState, model_id: str, previous_tier: str | None) -> Rank:

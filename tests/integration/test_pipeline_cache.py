@@ -168,7 +168,7 @@ async def test_a_profile_is_stored_deflated_and_read_back_whole(redis_client) ->
     "stored",
     [
         b'{"updated_at":"2026-11-20T10:00:00Z"}',  # JSON, but no profile: no account id
-        pack_profile(b'{"account_id":"acme"}'),  # deflated, no update time
+        pack_profile(b'{"account_id":"acme"}', "acme"),  # deflated, no update time
         b"\x02later format",
     ],
 )

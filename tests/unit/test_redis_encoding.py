@@ -50,53 +50,80 @@ PROFILE = orjson.dumps(
 )
 
 
-def test_a_stored_profile_round_trips_byte_for_byte_and_is_smaller() -> None:
-    stored = pack_profile(PROFILE)
+ID = "acct-000042"
 
-    assert unpack_profile(stored) == PROFILE
+
+def test_a_stored_profile_round_trips_byte_for_byte_and_is_smaller() -> None:
+    stored = pack_profile(PROFILE, ID)
+
+    assert unpack_profile(stored, ID) == PROFILE
     assert len(stored) < 0.6 * len(PROFILE)
+
+
+def test_the_account_id_a_profile_starts_with_is_left_out_and_put_back() -> None:
+    # The account's field names it: ~10 B less per account.
+    stored = pack_profile(PROFILE, ID)
+    assert stored[:1] == b"\x02"
+    assert unpack_profile(stored, ID) == PROFILE
+    whole = PROFILE.replace(b'{"account_id":"acct-000042",', b'{"account_id": "acct-000042",')
+    assert pack_profile(whole, ID)[:1] == b"\x01"  # not exactly the member: kept whole
+    assert unpack_profile(pack_profile(whole, ID), ID) == whole
+    assert len(pack_profile(whole, ID)) > len(stored)
+    odd = 'é "\\ \u2028'  # escaped by orjson as a producer using it would
+    raw = orjson.dumps({"account_id": odd, "updated_at": "2026-01-01T00:00:00Z"})
+    assert pack_profile(raw, odd)[:1] == b"\x02"
+    assert unpack_profile(pack_profile(raw, odd), odd) == raw
 
 
 def test_a_large_or_unusual_profile_round_trips() -> None:
     raw = orjson.dumps({"account_id": "é" * 3000, "updated_at": "x", "blob": list(range(2000))})
 
-    assert unpack_profile(pack_profile(raw)) == raw
+    assert unpack_profile(pack_profile(raw, "é" * 3000), "é" * 3000) == raw
+    assert unpack_profile(pack_profile(raw, "other"), "other") == raw
 
 
-@given(st.binary(max_size=5000) | st.text(max_size=2000).map(str.encode))
-def test_any_bytes_round_trip_and_their_stored_form_cut_short_is_refused(raw: bytes) -> None:
-    stored = pack_profile(raw)
+@given(st.binary(max_size=5000) | st.text(max_size=2000).map(str.encode), st.text(max_size=20))
+def test_any_bytes_round_trip_and_their_stored_form_cut_short_is_refused(
+    raw: bytes, account_id: str
+) -> None:
+    for message in (raw, b'{"account_id":' + orjson.dumps(account_id) + b"," + raw):
+        stored = pack_profile(message, account_id)
 
-    assert unpack_profile(stored) == raw
-    for cut in range(1, len(stored), max(1, len(stored) // 50)):  # ~50 cuts, evenly spread
-        with pytest.raises(StateDecodeError, match="corrupt stored profile: truncated"):
-            unpack_profile(stored[:cut])
+        assert unpack_profile(stored, account_id) == message
+        for cut in range(1, len(stored), max(1, len(stored) // 50)):  # ~50 cuts, evenly spread
+            with pytest.raises(StateDecodeError, match="corrupt stored profile: truncated"):
+                unpack_profile(stored[:cut], account_id)
 
 
 def test_a_profile_stored_as_plain_json_reads_as_it_is() -> None:
-    assert unpack_profile(PROFILE) == PROFILE
+    assert unpack_profile(PROFILE, ID) == PROFILE
     for space in (b" \n", b"\t", b"\r\n"):  # JSON's whitespace, all orjson takes before "{"
-        assert unpack_profile(space + b'{"account_id":"a"}') == space + b'{"account_id":"a"}'
+        assert unpack_profile(space + b'{"account_id":"a"}', "a") == space + b'{"account_id":"a"}'
 
 
 @pytest.mark.parametrize(
     "stored",
-    [b"\x02" + pack_profile(PROFILE)[1:], b"", b"[1]", b"\xef\xbb\xbf{}"],  # BOM
+    [b"\x03" + pack_profile(PROFILE, ID)[1:], b"", b"[1]", b"\xef\xbb\xbf{}"],  # BOM
 )
 def test_a_stored_profile_of_an_unknown_format_is_refused_not_read_as_none(stored: bytes) -> None:
     # A later version's format must stop this one: read as no profile, it would score without.
     with pytest.raises(StateDecodeError, match="unknown stored-profile format"):
-        unpack_profile(stored)
+        unpack_profile(stored, ID)
 
 
 @pytest.mark.parametrize(
     "damaged",
-    [pack_profile(PROFILE)[:-6], b"\x01\xff\xfe\xfd", b"\x01"],
-    ids=["truncated", "garbage", "empty"],
+    [
+        pack_profile(PROFILE, ID)[:-6],
+        b"\x01\xff\xfe\xfd",
+        b"\x01",
+        b"\x02" + pack_profile(b'"no object"', ID)[1:],
+    ],
+    ids=["truncated", "garbage", "empty", "no object"],
 )
 def test_a_corrupt_stored_profile_is_a_state_decode_error(damaged: bytes) -> None:
     with pytest.raises(StateDecodeError, match="corrupt stored profile"):
-        unpack_profile(damaged)
+        unpack_profile(damaged, ID)
 
 
 def test_hiredis_packing_sends_the_same_bytes_as_redis_py() -> None:
