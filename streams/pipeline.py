@@ -54,6 +54,7 @@ from streams.state_store import (
     Ranking,
     StateStore,
     WrittenGroup,
+    check_record_names,
     pack_profile,
     unpack_profile,
 )
@@ -229,6 +230,7 @@ class Pipeline:
         self.tier_names = {
             model.id: tuple(tier.name for tier in model.tiers) for model in engine.models
         }
+        check_record_names(list(self.models))
         self._model_fields = {model: MODEL_FIELD_PREFIX + model for model in self.models}
         self._model_index = {model: index for index, model in enumerate(self.models)}
         # What `Engine.dump_many`'s records hold, in order: an account written whole.

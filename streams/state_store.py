@@ -107,6 +107,7 @@ def account_bucket(account_id: str) -> int:
 # into the stored record (entries it does not name stay); `_LUA_RECORD` is the Lua side.
 _MODEL_FIELD_PREFIX = "s:"
 _MODEL_ENTRY = 0x73  # "s": a model's state, 4 bytes of name follow
+_META_ENTRY, _PROFILE_ENTRY = 0x6D, 0x70  # "m", "p"
 
 
 @functools.cache
@@ -117,6 +118,20 @@ def record_name(field_name: str) -> bytes:
     if field_name in ("m", "p"):
         return field_name.encode()
     raise ValueError(f"an account record has no field {field_name!r}: only m, p and s:<model>")
+
+
+def check_record_names(model_ids: Sequence[str]) -> None:
+    """ValueError when two of the models would share a record name (their 4-byte hash): each
+    would overwrite the other's state."""
+    seen: dict[bytes, str] = {}
+    for model in model_ids:
+        name = record_name(f"{_MODEL_FIELD_PREFIX}{model}")
+        if name in seen and seen[name] != model:
+            raise ValueError(
+                f"models {seen[name]!r} and {model!r} share the record name {name!r}: "
+                "rename one of them"
+            )
+        seen[name] = model
 
 
 def pack_record(entries: Mapping[bytes, bytes]) -> bytes:
@@ -134,12 +149,16 @@ def pack_record(entries: Mapping[bytes, bytes]) -> bytes:
 
 
 def split_record(record: bytes) -> dict[bytes, bytes]:
-    """The entries of a record (record name -> value); `StateDecodeError` when it is cut short."""
+    """The entries of a record (record name -> value); `StateDecodeError` when it is cut short
+    or holds a name no version writes (a later version's kind of entry stops this one)."""
     entries = {}
     at, end = 0, len(record)
     try:
         while at < end:
-            size = 5 if record[at] == _MODEL_ENTRY else 1
+            tag = record[at]
+            if tag not in (_MODEL_ENTRY, _META_ENTRY, _PROFILE_ENTRY):
+                raise StateDecodeError(f"corrupt account record: entry name {tag:#04x} at {at}")
+            size = 5 if tag == _MODEL_ENTRY else 1
             name = record[at : at + size]
             at += size
             length = shift = 0
@@ -161,21 +180,23 @@ def split_record(record: bytes) -> dict[bytes, bytes]:
 
 # Records in Lua. `merged_record`: the entries of a stored record that the set `names` does not
 # name, in order, then `written` (entries already in record form); nil when the stored record is
-# cut short. It walks the entries without copying them: the kept ones are copied as runs.
-# `record_entry`: one entry's bytes. A stored record is read before the script writes anything,
-# so a corrupt one fails it whole.
+# cut short or holds a name no version writes. It walks the entries without copying them: the
+# kept ones are copied as runs. `record_entry`: one entry's bytes. A stored record is read before
+# the script writes anything, so a corrupt one fails it whole.
 _LUA_RECORD = f"""
 local function merged_record(stored, names, written)
   local parts, run, at, size = {{}}, nil, 1, #stored
   while at <= size do
     local from = at
     local tag, b1, b2, b3, b4, b5, b6, b7 = string.byte(stored, at, at + 7)
-    local name = tag
+    local name
     local length
     if tag == {_MODEL_ENTRY} then
       name, at, b1, b2, b3 = string.sub(stored, at, at + 4), at + 5, b5, b6, b7
-    else
+    elseif tag == {_META_ENTRY} or tag == {_PROFILE_ENTRY} then
       name, at = string.char(tag), at + 1
+    else
+      return nil
     end
     if b1 == nil then
       return nil
@@ -282,14 +303,19 @@ for s, names in ipairs(shapes) do
     shape_names[s][name] = true
   end
 end
-local members, records = {}, {}
+-- latest: an account's record as merged so far in this batch (an account written twice merges
+-- its second write into its first); only that last record is written.
+local members, records, latest = {}, {}, {}
 for i = 1, n_accounts do
   local account, write = ARGV[at], ARGV[at + 1]
   at = at + 2
   members[i] = account
   local shape = struct.unpack('<H', record_shapes, 2 * i - 1)
   if #shapes[shape] > 0 then
-    local stored = redis.call('HGET', accounts .. account_bucket(account), account)
+    local stored = latest[account]
+    if stored == nil then
+      stored = redis.call('HGET', accounts .. account_bucket(account), account)
+    end
     records[i] = write
     if stored then
       records[i] = merged_record(stored, shape_names[shape], write)
@@ -297,14 +323,16 @@ for i = 1, n_accounts do
         return redis.error_reply('corrupt account record: ' .. account)
       end
     end
+    latest[account] = records[i]
   end
 end
 if ARGV[2] ~= '' then
   redis.call('SET', KEYS[2], ARGV[2])
 end
 for i = 1, n_accounts do
-  if records[i] then
+  if records[i] and latest[members[i]] == records[i] then
     redis.call('HSET', accounts .. account_bucket(members[i]), members[i], records[i])
+    latest[members[i]] = nil
   end
 end
 for i = 1, n_outbox do
@@ -771,7 +799,8 @@ CommitResult = Committed | Fenced | AlreadyApplied
 
 @dataclass(slots=True)
 class AccountWrite:
-    """The hash fields of one account to write (meta, profile, one blob per model)."""
+    """The fields of one account to write (meta `m`, profile `p`, one blob per model
+    `s:<model>`), each an entry of the account's record."""
 
     account_id: str
     fields: dict[str, bytes] = field(default_factory=dict)
@@ -1319,14 +1348,14 @@ class StateStore:
 
     async def account_ids(self, cursor: int, count: int) -> tuple[int, list[tuple[int, str]]]:
         """One SCAN step over the account hashes of every partition, and their ids: (next
-        cursor, (partition, account id) pairs); cursor 0 = done. An account may be listed twice
-        (SCAN may return a key twice).
+        cursor, (partition, account id) pairs), about `count` accounts (a hash holds ~25);
+        cursor 0 = done. An account may be listed twice (SCAN may return a key twice).
 
         One walk lists every partition: SCAN visits the whole keyspace whatever its pattern, so
         a walk per partition cost Redis the keyspace once per partition."""
         head = f"{{{self.prefix}:p"
         cursor, found = await self.client.scan(
-            cursor, match=f"{_glob_escaped(head)}*}}:accounts:*", count=count
+            cursor, match=f"{_glob_escaped(head)}*}}:accounts:*", count=max(10, count // 16)
         )
         hashes = []
         for key in found:
@@ -1344,32 +1373,57 @@ class StateStore:
         ]
         return cursor, accounts
 
-    async def move_account_hashes(self, partition: int, token: str, chunk: int = 200) -> int:
-        """Moves the partition's accounts that versions before 2026-12-02 17:00 kept in a hash
-        each into the account hashes, `chunk` per call, once (`PartitionKeys.layout` marks it
-        done); returns how many. Run before the partition's first commit or read. Fenced like a
-        commit: stops, moving nothing more, once another worker owns the partition."""
-        keys = self.keys(partition)
-        if await self.client.exists(keys.layout):
+    async def move_account_hashes(self, tokens: Mapping[int, str], chunk: int = 200) -> int:
+        """Moves the accounts that versions before 2026-12-02 17:00 kept in a hash each into the
+        account hashes, for the partitions of `tokens` (partition -> its fence token), `chunk`
+        per call, once per partition (`PartitionKeys.layout` marks it done); returns how many.
+        One SCAN walks the keyspace for all of them. Run before the partitions' first commit or
+        read. Fenced like a commit: a partition another worker owns by now is left (its owner
+        moves it)."""
+        if not tokens:
             return 0
-        args: list[str | int] = [token, len(keys.old_account("").encode()), keys.accounts]
+        async with self.client.pipeline(transaction=False) as pipe:
+            for partition in tokens:
+                pipe.exists(self.keys(partition).layout)
+            marked = await pipe.execute()
+        pending = {p: t for (p, t), done in zip(tokens.items(), marked, strict=True) if not done}
+        if not pending:
+            return 0
+        head = f"{{{self.prefix}:p"
+        fenced: set[int] = set()
         moved, cursor = 0, 0
         while True:
             cursor, found = await self.client.scan(
-                cursor, match=f"{_glob_escaped(keys.old_account(''))}*", count=1000
+                cursor, match=f"{_glob_escaped(head)}*}}:a:*", count=1000
             )
-            for start in range(0, len(found), chunk):
-                taken = int(
-                    await self._move_account_hashes(
-                        keys=[keys.fence, *found[start : start + chunk]], args=args
+            by_partition: dict[int, list[bytes | str]] = {}
+            for key in found:
+                number, separator, _ = _text(key)[len(head) :].partition("}:a:")
+                if separator and number.isdigit() and int(number) in pending:
+                    by_partition.setdefault(int(number), []).append(key)
+            for partition, old in by_partition.items():
+                keys = self.keys(partition)
+                args: list[str | int] = [
+                    pending[partition],
+                    len(keys.old_account("").encode()),
+                    keys.accounts,
+                ]
+                for start in range(0, len(old), chunk):
+                    if partition in fenced:
+                        break
+                    taken = int(
+                        await self._move_account_hashes(
+                            keys=[keys.fence, *old[start : start + chunk]], args=args
+                        )
                     )
-                )
-                if taken < 0:
-                    return moved
-                moved += taken
+                    if taken < 0:
+                        fenced.add(partition)
+                    else:
+                        moved += taken
             if cursor == 0:
                 break
-        await self.client.set(keys.layout, ACCOUNTS_MOVED)
+        for partition in pending.keys() - fenced:
+            await self.client.set(self.keys(partition).layout, ACCOUNTS_MOVED)
         return moved
 
     async def rescored_versions(self, partition: int) -> str | None:

@@ -241,22 +241,25 @@ class Worker:
         for partition in self.fences.keys() & owned:
             self.fences[partition] = Fence(self.fences[partition].token, generation)
         taken = sorted(owned - self.fences.keys())
+        tokens = {}
         for partition in taken:
-            token = await self.retry(
+            tokens[partition] = await self.retry(
                 "take fence", functools.partial(self.store.take_fence, partition)
             )
-            # Before the partition's first read: an account not in its hash would start empty.
-            moved = await self.retry(
-                "move account hashes",
-                functools.partial(self.store.move_account_hashes, partition, token),
+        # Before the partitions' first read (an account not in its hash would start empty), in
+        # one walk of the keyspace for all of them.
+        moved = await self.retry(
+            "move account hashes", functools.partial(self.store.move_account_hashes, tokens)
+        )
+        if moved:
+            log.info(
+                "partitions %s: moved %d accounts from a hash each into the account hashes "
+                "(once, after an upgrade)",
+                taken,
+                moved,
             )
-            if moved:
-                log.info(
-                    "partition %d: moved %d accounts from a hash each into the account hashes "
-                    "(once, after an upgrade)",
-                    partition,
-                    moved,
-                )
+        for partition in taken:
+            token = tokens[partition]
             # Before the partition's first commit: a bucket's entries must be the newer ones.
             moved = await self.retry(
                 "move whole sorted sets",

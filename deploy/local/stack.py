@@ -402,9 +402,10 @@ def start_redis(ends: Endpoints) -> bool:
         'save ""\n'
         f"logfile {REDIS_DIR / 'redis.log'}\n"
         "maxmemory-policy noeviction\n"
-        # An account hash holds ~25 records of up to ~1 KB (states, the profile): as a listpack,
-        # not a hashtable, each account costs ~90 B besides its values (docs/redis-layout.md).
-        "hash-max-listpack-value 1024\n"
+        # An account hash holds ~25 records of ~400 B, more for accounts with many events in
+        # their dedupe window: as a listpack, not a hashtable, each account costs ~90 B besides
+        # its values (docs/redis-layout.md).
+        "hash-max-listpack-value 4096\n"
         # The due and ranking sets' buckets hold ~100 accounts at 25,000 per partition: up to 256
         # they stay listpacks too, ~30 B an entry against ~85 as a skiplist.
         "zset-max-listpack-entries 256\n"

@@ -14,7 +14,7 @@ used_memory` before and after (FLUSHALL in between, each figure from a fresh con
    deflated profile, one blob per model), `Pipeline.rank` and `Pipeline.due_time` per account,
    written by `StateStore.commit` (the real Lua commit, 500 accounts per call) and
    `StateStore.remember_domains`; Redis configured like the local stack
-   (`hash-max-listpack-value 1024`, `zset-max-listpack-entries 256`, other encodings at their
+   (`hash-max-listpack-value 4096`, `zset-max-listpack-entries 256`, other encodings at their
    defaults).
 2. **bucketed**: per partition, accounts hashed (crc32 of the id) into hashes of ~N accounts
    (`{P}:b:<bucket>`, fields `<account>:<field>`), the ranking and due sorted sets bucketed the
@@ -99,7 +99,7 @@ class AccountRecord:
 
     account_id: str
     partition: int
-    write: AccountWrite  # hash fields m, p, s:<model>
+    write: AccountWrite  # fields m, p, s:<model>: the entries of its record
     due: float | None
     ranks: tuple[Rank, ...]  # one per model
 
@@ -319,7 +319,7 @@ async def measure_current(
     await reset(
         client,
         {
-            "hash-max-listpack-value": 1024,  # as the local stack and docker-compose.yml run it
+            "hash-max-listpack-value": 4096,  # as the local stack and docker-compose.yml run it
             "hash-max-listpack-entries": 128,
             "zset-max-listpack-entries": 256,  # as the local stack and docker-compose.yml run it
             "zset-max-listpack-value": 64,

@@ -169,7 +169,7 @@ async def test_a_profile_is_stored_deflated_and_read_back_whole(redis_client) ->
     [
         b'{"updated_at":"2026-11-20T10:00:00Z"}',  # JSON, but no profile: no account id
         pack_profile(b'{"account_id":"acme"}', "acme"),  # deflated, no update time
-        b"\x02later format",
+        b"\x03later format",
     ],
 )
 async def test_a_stored_profile_that_reads_as_none_stops_the_load(

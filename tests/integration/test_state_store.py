@@ -567,6 +567,8 @@ async def test_a_commit_merges_into_the_stored_record_and_keeps_what_it_does_not
     token = await store.take_fence(1)
     big = bytes(range(256)) * 80  # 20,480 B: a three-byte length
     first = [AccountWrite("acme", {"m": b"m1", "p": big, "s:nb": b"n" * 200})]
+    # A model's entry (a five-byte name) of each length too, kept and rewritten.
+    first.append(AccountWrite("beta", {"s:old": big, "s:nb": b"n" * 200, "m": b"m"}))
     await store.commit(1, token, "profiles", 1, first, [], {})
     await store.commit(1, token, "events", 2, [AccountWrite("acme", {"m": b"m2"})], [], {})
     await store.commit(1, token, "events", 3, [AccountWrite("acme", {"s:old": b""})], [], {})
@@ -576,6 +578,25 @@ async def test_a_commit_merges_into_the_stored_record_and_keeps_what_it_does_not
     }
     read = await store.read_fields(1, ["acme"], ["p", "s:nb", "s:old", "m"])
     assert read == [[big, b"n" * 200, b"", b"m2"]]
+    await store.commit(1, token, "events", 4, [AccountWrite("beta", {"s:nb": big})], [], {})
+    assert await stored(store, 1, ["beta"]) == {"beta": {b"s:old": big, b"m": b"m", b"s:nb": big}}
+
+
+async def test_an_account_written_twice_in_one_commit_keeps_both_writes(redis_client) -> None:
+    client, prefix = redis_client
+    store = StateStore(client, prefix)
+    token = await store.take_fence(1)
+    writes = [
+        AccountWrite("acme", {"m": b"m1", "s:nb": b"n1"}),
+        AccountWrite("other", {"m": b"o"}),
+        AccountWrite("acme", {"s:nb": b"n2", "p": b"p2"}),
+    ]
+    await store.commit(1, token, "events", 1, writes, [], {})
+
+    assert await stored(store, 1, ["acme", "other"]) == {
+        "acme": {b"m": b"m1", b"s:nb": b"n2", b"p": b"p2"},
+        "other": {b"m": b"o"},
+    }
 
 
 async def test_many_accounts_share_one_compact_hash(redis_client) -> None:
@@ -595,14 +616,19 @@ async def test_many_accounts_share_one_compact_hash(redis_client) -> None:
     assert read == [[a.encode()] for a in ids]
 
 
+@pytest.mark.parametrize(
+    "record",
+    [b"m\x05me", b"m\x01m" + b"x\x01x", b"s\x00\x00"],
+    ids=["cut short", "an entry name no version writes", "a model name cut short"],
+)
 async def test_a_corrupt_stored_record_fails_the_commit_before_it_writes_anything(
-    redis_client,
+    redis_client, record: bytes
 ) -> None:
     client, prefix = redis_client
     store = StateStore(client, prefix)
     token = await store.take_fence(3)
     keys = store.keys(3)
-    await client.hset(keys.account_hash(account_bucket("bad")), "bad", b"\x01m\x05me")
+    await client.hset(keys.account_hash(account_bucket("bad")), "bad", record)
     writes = [AccountWrite("good", {"m": b"1"}), AccountWrite("bad", {"m": b"2"})]
 
     with pytest.raises(redis.exceptions.ResponseError, match="corrupt account record: bad"):
@@ -632,7 +658,7 @@ async def test_accounts_kept_in_a_hash_each_are_moved_once_and_read_the_same(
         4, token, "events", 1, [AccountWrite("both", {"m": b"new", "p": b"p"})], [], {}
     )
 
-    assert await store.move_account_hashes(4, token) == 451
+    assert await store.move_account_hashes({4: token}) == 451
 
     assert await client.exists(*(keys.old_account(a) for a in [*old_ids, "both"])) == 0
     read = await store.read_fields(4, [*old_ids, "both"], ["m", "p", "s:nb", "s:old"])
@@ -641,8 +667,23 @@ async def test_accounts_kept_in_a_hash_each_are_moved_once_and_read_the_same(
     assert await client.exists(store.keys(5).old_account("elsewhere")) == 1
     # Once per partition: marked, later calls move nothing, even what came since.
     await client.hset(keys.old_account("late"), "m", b"1")
-    assert await store.move_account_hashes(4, token) == 0
+    assert await store.move_account_hashes({4: token}) == 0
     assert await client.exists(keys.old_account("late")) == 1
+
+
+async def test_an_old_account_hash_with_a_field_no_version_wrote_is_not_moved(
+    redis_client,
+) -> None:
+    client, prefix = redis_client
+    store = StateStore(client, prefix)
+    token = await store.take_fence(7)
+    await client.hset(store.keys(7).old_account("odd"), mapping={"m": b"1", "x": b"2"})
+
+    with pytest.raises(redis.exceptions.ResponseError, match="unknown field x"):
+        await store.move_account_hashes({7: token})
+
+    assert await client.exists(store.keys(7).old_account("odd")) == 1
+    assert not await client.exists(store.keys(7).layout)
 
 
 async def test_moving_old_account_hashes_is_fenced(redis_client) -> None:
@@ -652,7 +693,7 @@ async def test_moving_old_account_hashes_is_fenced(redis_client) -> None:
     await new.take_fence(6)
     await client.hset(old.keys(6).old_account("acme"), "m", b"1")
 
-    assert await old.move_account_hashes(6, old_token) == 0
+    assert await old.move_account_hashes({6: old_token}) == 0
 
     assert await client.exists(old.keys(6).old_account("acme")) == 1
     assert not await client.exists(old.keys(6).layout)

@@ -97,6 +97,27 @@ async def test_a_newly_owned_partition_moves_the_whole_sets_of_an_earlier_versio
     assert await worker.redis.exists(keys.whole_due, keys.whole_ranking(model, tiers[0])) == 0
 
 
+async def test_newly_owned_partitions_move_the_account_hashes_of_an_earlier_version_first(
+    worker: Worker,
+) -> None:
+    """Versions before 2026-12-02 17:00 kept a hash per account: taking the partitions moves
+    them (one walk for all), before any batch can read them."""
+    for partition in (0, 1):
+        old = worker.store.keys(partition).old_account(f"acct-{partition}")
+        await worker.redis.hset(old, mapping={"m": b"meta", "s:new-business": b"blob"})
+
+    await assign(worker, 1, {0, 1})
+
+    for partition in (0, 1):
+        keys = worker.store.keys(partition)
+        read = await worker.store.read_fields(
+            partition, [f"acct-{partition}"], ["m", "s:new-business"]
+        )
+        assert read == [[b"meta", b"blob"]]
+        assert await worker.redis.exists(keys.old_account(f"acct-{partition}")) == 0
+        assert await worker.redis.exists(keys.layout) == 1
+
+
 async def test_a_newly_owned_partition_forgets_a_rescoring_to_other_versions(
     worker: Worker,
 ) -> None:

@@ -23,6 +23,7 @@ from streams.state_store import (
     WrittenGroup,
     _HiredisPacking,
     account_bucket,
+    check_record_names,
     name_hash,
     pack_profile,
     pack_record,
@@ -346,3 +347,16 @@ def test_the_buckets_of_an_account_agree_and_spread_ids_that_differ_at_the_end()
 def test_a_field_name_a_record_cannot_hold_is_refused() -> None:
     with pytest.raises(ValueError, match="only m, p and s:<model>"):
         record_name("new-business")
+
+
+def test_a_record_with_an_entry_name_no_version_writes_is_refused() -> None:
+    # A later version's kind of entry stops this one rather than being skipped.
+    with pytest.raises(StateDecodeError, match="entry name 0x78"):
+        split_record(b"m\x01m" + b"x\x01x")
+
+
+def test_two_models_whose_record_names_collide_are_refused() -> None:
+    check_record_names(["new-business", "expansion", "new-business"])
+    assert record_name("s:model-jfbyvmzc") == record_name("s:model-rckbayzc")
+    with pytest.raises(ValueError, match="share the record name"):
+        check_record_names(["model-jfbyvmzc", "model-rckbayzc"])
