@@ -1348,8 +1348,9 @@ class StateStore:
 
     async def account_ids(self, cursor: int, count: int) -> tuple[int, list[tuple[int, str]]]:
         """One SCAN step over the account hashes of every partition, and their ids: (next
-        cursor, (partition, account id) pairs), about `count` accounts (a hash holds ~25);
-        cursor 0 = done. An account may be listed twice (SCAN may return a key twice).
+        cursor, (partition, account id) pairs), about `count` accounts or more (the step visits
+        count / 16 keys, and a hash holds ~25 accounts at 25,000 per partition); cursor 0 =
+        done. An account may be listed twice (SCAN may return a key twice).
 
         One walk lists every partition: SCAN visits the whole keyspace whatever its pattern, so
         a walk per partition cost Redis the keyspace once per partition."""

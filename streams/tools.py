@@ -103,15 +103,15 @@ async def export(
     store = StateStore(client, settings.key_prefix)
     pipeline = Pipeline(engine, store, _NoPublisher(), Metrics(), max_future_skew=0)
     lines: list[tuple[str, str, bytes]] = []
-    listed: set[str] = set()
+    listed: set[tuple[int, str]] = set()
     try:
         cursor = 0
         while True:
             cursor, found = await store.account_ids(cursor, 1000)
             by_partition: dict[int, list[str]] = {}
             for partition, account_id in found:
-                if account_id not in listed:  # SCAN may return a hash twice
-                    listed.add(account_id)
+                if (partition, account_id) not in listed:  # SCAN may return a hash twice
+                    listed.add((partition, account_id))
                     by_partition.setdefault(partition, []).append(account_id)
             for partition, account_ids in by_partition.items():
                 states = await pipeline.load(partition, account_ids)

@@ -229,6 +229,20 @@ class Worker:
         self._wire_web()
 
     async def on_assigned(self, _app: Any, assigned: Iterable[TP], **_: Any) -> None:
+        """`take_partitions`, or stop the process on an error that is neither an outage (those
+        are retried) nor bad input: a partition fenced but not prepared (say, old account hashes
+        it cannot move, docs/redis-layout.md) would stay fenced against every other worker while
+        this one never owns it. A restarted worker tries again and says why."""
+        try:
+            await self.take_partitions(assigned)
+        except Exception:
+            log.critical(
+                "stopping the worker: taking the assigned partitions failed", exc_info=True
+            )
+            logging.shutdown()
+            os._exit(70)  # EX_SOFTWARE; the supervisor (systemd, Kubernetes) restarts us
+
+    async def take_partitions(self, assigned: Iterable[TP]) -> None:
         """Takes the fence of every newly owned partition, then publishes what its previous
         owner left in the outbox and starts rescoring it if a model version changed."""
         generation = self.app.consumer_generation_id

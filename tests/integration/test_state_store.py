@@ -590,11 +590,13 @@ async def test_an_account_written_twice_in_one_commit_keeps_both_writes(redis_cl
         AccountWrite("acme", {"m": b"m1", "s:nb": b"n1"}),
         AccountWrite("other", {"m": b"o"}),
         AccountWrite("acme", {"s:nb": b"n2", "p": b"p2"}),
+        AccountWrite("other", {"m": b"o"}),  # the same record again
+        AccountWrite("acme", {"m": b"m3"}),
     ]
     await store.commit(1, token, "events", 1, writes, [], {})
 
     assert await stored(store, 1, ["acme", "other"]) == {
-        "acme": {b"m": b"m1", b"s:nb": b"n2", b"p": b"p2"},
+        "acme": {b"s:nb": b"n2", b"p": b"p2", b"m": b"m3"},
         "other": {b"m": b"o"},
     }
 

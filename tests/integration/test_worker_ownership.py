@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 import pytest
 from faust.types import TP
 
+import streams.worker
 from streams.worker import EVENTS, Worker
 from tests.integration.live import in_process_worker
 
@@ -116,6 +117,26 @@ async def test_newly_owned_partitions_move_the_account_hashes_of_an_earlier_vers
         assert read == [[b"meta", b"blob"]]
         assert await worker.redis.exists(keys.old_account(f"acct-{partition}")) == 0
         assert await worker.redis.exists(keys.layout) == 1
+
+
+async def test_a_partition_it_cannot_prepare_stops_the_worker(
+    worker: Worker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An old account hash this version cannot move: stopping (the supervisor restarts it, and
+    the log says why) beats holding fences it never uses."""
+    await worker.redis.hset(worker.store.keys(0).old_account("odd"), mapping={"x": b"1"})
+    exits: list[int] = []
+
+    def exit_(code: int) -> None:
+        exits.append(code)
+
+    monkeypatch.setattr(streams.worker.os, "_exit", exit_)
+    monkeypatch.setattr(streams.worker.logging, "shutdown", lambda: None)
+
+    await assign(worker, 1, {0})
+
+    assert exits == [70]
+    assert 0 not in worker.fences
 
 
 async def test_a_newly_owned_partition_forgets_a_rescoring_to_other_versions(
