@@ -1346,6 +1346,20 @@ class StateStore:
                 return moved
             moved += taken
 
+    def _partition_keys_pattern(self, infix: str) -> str:
+        """A SCAN pattern for the keys `{<prefix>:p<n>}<infix>...` of every partition."""
+        return f"{_glob_escaped(f'{{{self.prefix}:p')}*}}{infix}*"
+
+    def _partition_key(self, key: bytes | str, infix: str) -> tuple[int, str] | None:
+        """(n, the rest) of a key `{<prefix>:p<n>}<infix><rest>`; None for any other key (a
+        SCAN pattern also matches other prefixes that start alike)."""
+        head = f"{{{self.prefix}:p"
+        text = _text(key)
+        if not text.startswith(head):
+            return None
+        number, separator, rest = text[len(head) :].partition("}" + infix)
+        return (int(number), rest) if separator and number.isdigit() else None
+
     async def account_ids(self, cursor: int, count: int) -> tuple[int, list[tuple[int, str]]]:
         """One SCAN step over the account hashes of every partition, and their ids: (next
         cursor, (partition, account id) pairs), about `count` accounts or more (the step visits
@@ -1354,15 +1368,14 @@ class StateStore:
 
         One walk lists every partition: SCAN visits the whole keyspace whatever its pattern, so
         a walk per partition cost Redis the keyspace once per partition."""
-        head = f"{{{self.prefix}:p"
         cursor, found = await self.client.scan(
-            cursor, match=f"{_glob_escaped(head)}*}}:accounts:*", count=max(10, count // 16)
+            cursor, match=self._partition_keys_pattern(":accounts:"), count=max(10, count // 16)
         )
         hashes = []
         for key in found:
-            number, separator, bucket = _text(key)[len(head) :].partition("}:accounts:")
-            if separator and number.isdigit() and bucket.isdigit():
-                hashes.append((int(number), key))
+            parsed = self._partition_key(key, ":accounts:")
+            if parsed is not None and parsed[1].isdigit():
+                hashes.append((parsed[0], key))
         async with self.client.pipeline(transaction=False) as pipe:
             for _, key in hashes:
                 pipe.hkeys(key)
@@ -1390,18 +1403,17 @@ class StateStore:
         pending = {p: t for (p, t), done in zip(tokens.items(), marked, strict=True) if not done}
         if not pending:
             return 0
-        head = f"{{{self.prefix}:p"
         fenced: set[int] = set()
         moved, cursor = 0, 0
         while True:
             cursor, found = await self.client.scan(
-                cursor, match=f"{_glob_escaped(head)}*}}:a:*", count=1000
+                cursor, match=self._partition_keys_pattern(":a:"), count=1000
             )
             by_partition: dict[int, list[bytes | str]] = {}
             for key in found:
-                number, separator, _ = _text(key)[len(head) :].partition("}:a:")
-                if separator and number.isdigit() and int(number) in pending:
-                    by_partition.setdefault(int(number), []).append(key)
+                parsed = self._partition_key(key, ":a:")
+                if parsed is not None and parsed[0] in pending:
+                    by_partition.setdefault(parsed[0], []).append(key)
             for partition, old in by_partition.items():
                 keys = self.keys(partition)
                 args: list[str | int] = [

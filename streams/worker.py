@@ -18,7 +18,7 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 import faust
 from aiokafka.errors import (
@@ -88,6 +88,15 @@ class FaustPublisher:
             for m in messages
         ]
         await asyncio.gather(*pending)
+
+
+def stop_process(reason: str) -> NoReturn:
+    """Logs `reason` with the exception being handled and stops the process at once (exit 70,
+    EX_SOFTWARE): for an error that is neither bad input nor an outage, where going on would
+    be worse. The supervisor (systemd, Kubernetes) restarts the worker."""
+    log.critical("stopping the worker: %s", reason, exc_info=True)
+    logging.shutdown()
+    os._exit(70)
 
 
 def topic_configs(settings: Settings) -> dict[str, dict[str, str]]:
@@ -236,11 +245,7 @@ class Worker:
         try:
             await self.take_partitions(assigned)
         except Exception:
-            log.critical(
-                "stopping the worker: taking the assigned partitions failed", exc_info=True
-            )
-            logging.shutdown()
-            os._exit(70)  # EX_SOFTWARE; the supervisor (systemd, Kubernetes) restarts us
+            stop_process("taking the assigned partitions failed")
 
     async def take_partitions(self, assigned: Iterable[TP]) -> None:
         """Takes the fence of every newly owned partition, then publishes what its previous
@@ -327,9 +332,7 @@ class Worker:
         try:
             await self.handle(batch)
         except Exception:
-            log.critical("stopping the worker: a batch failed unexpectedly", exc_info=True)
-            logging.shutdown()
-            os._exit(70)  # EX_SOFTWARE; the supervisor (systemd, Kubernetes) restarts us
+            stop_process("a batch failed unexpectedly")
 
     async def handle(self, batch: Sequence[Any]) -> None:
         """One batch from faust (any partitions, one topic): per partition, score and publish;

@@ -135,7 +135,7 @@ impl<'a> Reader<'a> {
         }
         Ok(streak)
     }
-    /// A time: a double in format 1, `time` from `anchor` in format 2.
+    /// A time: a double in format 1, `time` from `anchor` in formats 2 and 3.
     fn stamp(&mut self, anchor: i64) -> Result<f64, String> {
         if self.legacy {
             self.f64()
@@ -169,6 +169,14 @@ fn put_varint(out: &mut Vec<u8>, mut value: u64) {
         value >>= 7;
     }
     out.push(value as u8);
+}
+
+/// One entry of an account record (docs/redis-layout.md): its name, the value's length as a
+/// varint, the value.
+pub(crate) fn put_record_entry(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
+    out.extend_from_slice(name);
+    put_varint(out, value.len() as u64);
+    out.extend_from_slice(value);
 }
 
 fn zigzag(value: i64) -> u64 {

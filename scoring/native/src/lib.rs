@@ -27,7 +27,8 @@ use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyT
 use pyo3::{intern, IntoPyObjectExt};
 
 use crate::codec::{
-    decode_meta, decode_model_state, encode_meta, encode_model_state, CODEC_FORMAT,
+    decode_meta, decode_model_state, encode_meta, encode_model_state, put_record_entry,
+    CODEC_FORMAT,
 };
 use crate::explain::Explained;
 use crate::profile::ProfileDef;
@@ -73,18 +74,6 @@ fn model_record_name(model: &str) -> [u8; 5] {
     let mut name = [b's', 0, 0, 0, 0];
     name[1..].copy_from_slice(&name_hash(model).to_be_bytes());
     name
-}
-
-/// One entry of an account record: its name, the value's length as a LEB128 varint, the value.
-fn put_record_entry(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
-    out.extend_from_slice(name);
-    let mut length = value.len();
-    while length >= 0x80 {
-        out.push((length as u8) | 0x80);
-        length >>= 7;
-    }
-    out.push(length as u8);
-    out.extend_from_slice(value);
 }
 
 // --- state -----------------------------------------------------------------------------------
