@@ -3,7 +3,7 @@
 The checks here are a hand-written copy of `schemas/behavioral-event.v1.schema.json` and
 `schemas/account-profile.v1.schema.json`, compiled once at import: jsonschema is far too slow for
 the hot path and is used only by the tests, which prove that this module accepts exactly what the
-schemas accept (tests/unit/test_decode.py). Change a schema and this module together.
+schemas accept (tests/unit/scoring/test_decode.py). Change a schema and this module together.
 
 Contract:
 - Errors are values: every public function returns a `Rejection` instead of raising.

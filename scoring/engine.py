@@ -588,7 +588,7 @@ class Engine:
 
     def score_lines(self, state: AccountState) -> bytes:
         """The account's output lines, one per model in load order, at its clock: exactly the
-        bytes of `orjson.dumps(streams.replay.score_line(score, explanation.to_dict()),
+        bytes of `orjson.dumps(streams.offline.replay.score_line(score, explanation.to_dict()),
         option=OPT_APPEND_NEWLINE)` for `score(state, m)` and `explain(state, m)`, written by
         the core without building either (the replay's output; tests hold the two equal)."""
         return self._core.score_lines(state)

@@ -44,7 +44,8 @@ class Settings(BaseSettings):
         gt=0,
         description="Seconds the broker may hold a fetch that finds no new messages (env "
         "KAFKA_FETCH_MAX_WAIT). The consumer keeps one fetch in flight per broker, so a long "
-        "wait on a quiet topic (profiles) delays the busy one (events); see streams/app.py. "
+        "wait on a quiet topic (profiles) delays the busy one (events); see "
+        "streams/runtime/app.py. "
         "Also the longest the worker waits for fetched messages while a full stream buffer "
         "holds some partition back (at most faust's 1 s).",
     )
@@ -122,7 +123,7 @@ class Settings(BaseSettings):
         "backlog on less CPU per event where its events repeat accounts (10,000 accounts: 20-30% "
         "faster). Off by default until full runs at 100,000 accounts compare it on one machine "
         "state (docs/benchmarks.md, Backlog batches). At most BATCH_WITHIN means faust's own "
-        "batching (streams/batching.py).",
+        "batching (streams/runtime/batching.py).",
     )
     dedupe_window: float = Field(
         7 * 86400.0, gt=0, description="Seconds an event_id is remembered (env DEDUPE_WINDOW)."
@@ -131,7 +132,8 @@ class Settings(BaseSettings):
         100_000,
         ge=0,
         description="Decoded account states kept in the worker between batches, about 7 KB "
-        "each; 0 turns the cache off (env STATE_CACHE_ACCOUNTS). See streams/state_cache.py.",
+        "each; 0 turns the cache off (env STATE_CACHE_ACCOUNTS). See "
+        "streams/runtime/state_cache.py.",
     )
 
     @property

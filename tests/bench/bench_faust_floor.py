@@ -7,16 +7,19 @@ ceiling. This bench measures what any faust worker reaches on the same topic sha
 single line of ours runs, so that target can be put next to the framework's own cost:
 
 1. a topic `floor-<stamp>-account-events` (4 partitions) gets `--events` simulated events
-   (`streams.simulate`, ~10,000 accounts, keyed by account id as `scorer produce` keys them),
+   (`streams.offline.simulate`, ~10,000 accounts, keyed by account id as `scorer produce` keys
+   them),
    produced with aiokafka before any consumer runs (`bench_pipeline.produce_all`);
 2. **ceiling**: `bench_pipeline.ceiling`, one raw aiokafka consumer, first record to last;
 3. **no-op**: a separate worker process (this file with `--child noop`, started like
-   `scorer worker`: `app.main()`), its app built by `streams.app.create_app` from a `Settings`
+   `scorer worker`: `app.main()`), its app built by `streams.runtime.app.create_app` from a
+   `Settings`
    read from the environment (own APP_ID, i.e. consumer group, and TOPIC_PREFIX), with one agent
-   over the topic declared as `streams.worker` declares it (raw key and value serializers,
+   over the topic declared as `streams.runtime.worker` declares it (raw key and value serializers,
    `acks=False`, `internal=True`) that iterates `stream.take_events(BATCH_MAX, BATCH_WITHIN)`
    and does nothing with the batches;
-4. **wrap**: the same agent calling `streams.worker.group_batch` (`Incoming` objects per partition),
+4. **wrap**: the same agent calling `streams.runtime.worker.group_batch` (`Incoming` objects per
+   partition),
    grouped per partition and sorted by offset, exactly as `Worker.handle` does before scoring:
    the per-event cost no processing of ours can avoid.
 
@@ -58,15 +61,15 @@ from bench_pipeline import (  # noqa: E402
     produce_all,
 )
 
-from streams.kafka_admin import (  # noqa: E402
+from streams.offline.simulate import simulate  # noqa: E402
+from streams.runtime.kafka_admin import (  # noqa: E402
     delete_topics_with_prefix,
     end_offsets,
     ensure_topics,
 )
-from streams.processes import stop_gracefully  # noqa: E402
+from streams.runtime.processes import stop_gracefully  # noqa: E402
+from streams.runtime.worker import EVENTS  # noqa: E402
 from streams.settings import Settings  # noqa: E402
-from streams.simulate import simulate  # noqa: E402
-from streams.worker import EVENTS  # noqa: E402
 
 ACCOUNTS = 10_000
 VARIANTS = ("noop", "wrap")
@@ -79,9 +82,9 @@ READY_TIMEOUT = 600.0  # longest wait for a worker to consume the topic, start-u
 def child(variant: str) -> None:
     """The worker process: one agent over the events topic; writes its figures to FLOOR_RESULT
     (JSON) once it has seen FLOOR_EXPECTED events, then idles until it is stopped."""
-    from streams.app import create_app
-    from streams.processes import use_event_loop
-    from streams.worker import group_batch
+    from streams.runtime.app import create_app
+    from streams.runtime.processes import use_event_loop
+    from streams.runtime.worker import group_batch
 
     settings = Settings()
     use_event_loop(settings.event_loop)  # the scorer's worker's loop (`scorer worker`)

@@ -9,8 +9,9 @@ used_memory` before and after (FLUSHALL in between, each figure from a fresh con
 
 1. **current**: the worker's layout and values, written as a profiles batch writes them (an
    events batch packs the same values through `Engine.dump_many`). The values come from the
-   project's code: a simulated market (`streams.simulate.simulate`, 10 events per account like
-   `make bench`) applied by `streams.replay.Replay` (the engine), then `Pipeline.dump` (meta,
+   project's code: a simulated market (`streams.offline.simulate.simulate`, 10 events per account
+   like `make bench`) applied by `streams.offline.replay.Replay` (the engine), then
+   `Pipeline.dump` (meta,
    deflated profile, one blob per model), `Pipeline.rank` and `Pipeline.due_time` per account,
    written by `StateStore.commit` (the real Lua commit, 500 accounts per call) and
    `StateStore.remember_domains`; Redis configured like the local stack
@@ -61,13 +62,14 @@ import redis.asyncio as aioredis
 
 from scoring.decode import Rejection, decode_event, decode_profile
 from scoring.engine import Engine
-from streams.metrics import Metrics
 from streams.model_files import load_model_files
-from streams.pipeline import Outgoing, Pipeline
-from streams.processes import FEW_COLLECTIONS
-from streams.replay import Replay
-from streams.simulate import simulate
-from streams.state_store import (
+from streams.offline.replay import Replay
+from streams.offline.simulate import simulate
+from streams.runtime.metrics import Metrics
+from streams.runtime.pipeline import Outgoing, Pipeline
+from streams.runtime.processes import FEW_COLLECTIONS
+from streams.runtime.worker import account_partition
+from streams.store.state_store import (
     ACCOUNT_BUCKETS,
     COMMIT_SCRIPT,
     AccountWrite,
@@ -78,7 +80,6 @@ from streams.state_store import (
     account_bucket,
     connect_redis,
 )
-from streams.worker import account_partition
 
 ROOT = Path(__file__).resolve().parents[2]
 MODELS = ROOT / "deploy/models"
@@ -280,7 +281,7 @@ def build_accounts(
     market = simulate(accounts, events, end=END, seed=5)
     replay = Replay(pipeline.engine.models, lambda change: None, io.StringIO())
     raw_profiles: dict[str, bytes] = {}
-    say("applying them with the engine (streams.replay.Replay)")
+    say("applying them with the engine (streams.offline.replay.Replay)")
     for row in market.profiles:
         raw = orjson.dumps(row)  # the message value `make bench` produces
         profile = decode_profile(raw)

@@ -62,20 +62,20 @@ from scoring.decode import Rejection, decode_event, decode_profile
 from scoring.engine import Engine
 from scoring.messages import Profile
 from scoring.timefmt import format_rfc3339
-from streams.kafka_admin import delete_topics_with_prefix, wait_for_topics
 from streams.model_files import load_model_files
-from streams.pipeline import INGESTED_HEADER, is_alert, score_change_message
-from streams.processes import stop_gracefully
+from streams.offline.simulate import simulate
+from streams.runtime.kafka_admin import delete_topics_with_prefix, wait_for_topics
+from streams.runtime.pipeline import INGESTED_HEADER, is_alert, score_change_message
+from streams.runtime.processes import stop_gracefully
+from streams.runtime.worker import EVENTS, PROFILES, SCORE_CHANGES, account_partition
 from streams.settings import Settings
-from streams.simulate import simulate
-from streams.state_store import (
+from streams.store.state_store import (
     PartitionKeys,
     account_bucket,
     connect_redis,
     record_name,
     split_record,
 )
-from streams.worker import EVENTS, PROFILES, SCORE_CHANGES, account_partition
 
 ROOT = Path(__file__).resolve().parents[2]
 MODELS = ROOT / "deploy/models"
@@ -841,7 +841,7 @@ def _frame_name(frame: str) -> str:
 def _is_ours(name: str) -> bool:
     # The worker's entry frames (command line, agent loop, lock, retry) hold every sample of
     # the stream and say nothing about where the time goes.
-    wrappers = ("(streams/cli.py)", "score_events", "handle_or_die", "Worker.locked", "retry")
+    wrappers = ("(streams/cli/main.py)", "score_events", "handle_or_die", "Worker.locked", "retry")
     return ("(streams/" in name or "(scoring/" in name) and not any(w in name for w in wrappers)
 
 

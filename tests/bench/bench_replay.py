@@ -18,8 +18,8 @@ from pathlib import Path
 
 from scoring.engine import Engine
 from streams.model_files import load_model_files
-from streams.replay import Replay, run_replay
-from streams.simulate import simulate
+from streams.offline.replay import Replay, run_replay
+from streams.offline.simulate import simulate
 
 ROOT = Path(__file__).resolve().parents[2]
 END = 1_795_000_000.0  # a fixed clock, so runs compare

@@ -23,12 +23,12 @@ import orjson
 from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import TopicPartition
 
-from streams.kafka_admin import end_offsets
 from streams.model_files import load_model_files
-from streams.processes import stop_gracefully
+from streams.runtime.kafka_admin import end_offsets
+from streams.runtime.processes import stop_gracefully
+from streams.runtime.worker import DEAD_LETTERS, EVENTS, PROFILES, SCORE_CHANGES, Worker
 from streams.settings import Settings
-from streams.state_store import PartitionKeys, connect_redis
-from streams.worker import DEAD_LETTERS, EVENTS, PROFILES, SCORE_CHANGES, Worker
+from streams.store.state_store import PartitionKeys, connect_redis
 
 ROOT = Path(__file__).resolve().parents[2]
 MODELS = ROOT / "deploy/models"

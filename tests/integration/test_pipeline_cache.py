@@ -13,11 +13,11 @@ import redis.asyncio as aioredis
 from scoring.engine import Engine
 from scoring.state import StateDecodeError
 from scoring.timefmt import format_rfc3339
-from streams.metrics import Metrics
 from streams.model_files import load_model_files
-from streams.pipeline import Incoming, Outgoing, Pipeline
-from streams.state_cache import StateCache
-from streams.state_store import (
+from streams.runtime.metrics import Metrics
+from streams.runtime.pipeline import Incoming, Outgoing, Pipeline
+from streams.runtime.state_cache import StateCache
+from streams.store.state_store import (
     PartitionKeys,
     StateStore,
     account_bucket,

@@ -18,12 +18,12 @@ import pytest
 
 from scoring.engine import Engine
 from scoring.state import AccountState
-from streams.metrics import Metrics
 from streams.model_files import load_model_files
-from streams.pipeline import MODEL_FIELD_PREFIX, BatchReport, Incoming, Pipeline
-from streams.simulate import simulate
-from streams.state_cache import StateCache
-from streams.state_store import AccountWrite, CommitBatch, StateStore
+from streams.offline.simulate import simulate
+from streams.runtime.metrics import Metrics
+from streams.runtime.pipeline import MODEL_FIELD_PREFIX, BatchReport, Incoming, Pipeline
+from streams.runtime.state_cache import StateCache
+from streams.store.state_store import AccountWrite, CommitBatch, StateStore
 from tests.integration.test_pipeline_cache import NOW, PARTITION, ROOT, Recording
 
 pytestmark = pytest.mark.redis

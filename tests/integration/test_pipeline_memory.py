@@ -8,8 +8,8 @@ from __future__ import annotations
 import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from streams.pipeline import Destination, Incoming
-from streams.state_store import CommitResult, StateStore
+from streams.runtime.pipeline import Destination, Incoming
+from streams.store.state_store import CommitResult, StateStore
 from tests.integration.test_pipeline_cache import (
     NOW,
     PARTITION,

@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 
 from scoring.engine import Engine
-from streams.metrics import Metrics
 from streams.model_files import load_model_files
-from streams.pipeline import Pipeline
-from streams.state_cache import StateCache
-from streams.state_store import (
+from streams.runtime.metrics import Metrics
+from streams.runtime.pipeline import Pipeline
+from streams.runtime.state_cache import StateCache
+from streams.store.state_store import (
     CommitBatch,
     CommitResult,
     PartitionKeys,

@@ -18,9 +18,9 @@ import pytest
 from jsonschema import Draft202012Validator, FormatChecker
 
 from scoring.timefmt import parse_rfc3339
-from streams.kafka_admin import delete_topics_with_prefix, wait_for_topics
-from streams.simulate import simulate
-from streams.worker import DEAD_LETTERS, EVENTS, PROFILES, SCORE_CHANGES
+from streams.offline.simulate import simulate
+from streams.runtime.kafka_admin import delete_topics_with_prefix, wait_for_topics
+from streams.runtime.worker import DEAD_LETTERS, EVENTS, PROFILES, SCORE_CHANGES
 from tests.integration.live import MODELS, ROOT, LiveRun
 
 pytestmark = [pytest.mark.kafka, pytest.mark.redis, pytest.mark.slow]
@@ -209,7 +209,7 @@ async def test_a_backlog_fills_its_batches_up_to_batch_max_and_never_beyond(
     tmp_path: Path, test_id: str, kafka_bootstrap: str, redis_client
 ) -> None:
     """A worker that starts behind a large backlog goes on gathering each batch past
-    BATCH_WITHIN, up to BATCH_MAX, while Kafka holds ten batches more (streams/batching.py).
+    BATCH_WITHIN, up to BATCH_MAX, while Kafka holds ten batches more (streams/runtime/batching.py).
     faust's batching would cut each batch after BATCH_WITHIN (1 ms here: ~20 messages)."""
     market = simulate(50, 10_000, end=time.time() - 600, seed=11, domain_share=0.0)
     profiles, events = market.write(tmp_path / "market")

@@ -1,7 +1,7 @@
 """Which batches a worker lets through around a rebalance, against the real Redis (the fences).
 
-The rule (streams.worker.Worker): messages count for a partition only if they were fetched in
-the generation that gave this worker the partition, and a batch of a generation whose
+The rule (streams.runtime.worker.Worker): messages count for a partition only if they were
+fetched in the generation that gave this worker the partition, and a batch of a generation whose
 assignment is still being taken waits for it instead of being dropped. The end-to-end version
 of this is tests/integration/test_pipeline.py's workers joining and leaving mid-stream.
 """
@@ -14,8 +14,8 @@ from collections.abc import AsyncIterator
 import pytest
 from faust.types import TP
 
-import streams.worker
-from streams.worker import EVENTS, Worker
+import streams.runtime.worker
+from streams.runtime.worker import EVENTS, Worker
 from tests.integration.live import in_process_worker
 
 pytestmark = [pytest.mark.redis]
@@ -130,8 +130,8 @@ async def test_a_partition_it_cannot_prepare_stops_the_worker(
     def exit_(code: int) -> None:
         exits.append(code)
 
-    monkeypatch.setattr(streams.worker.os, "_exit", exit_)
-    monkeypatch.setattr(streams.worker.logging, "shutdown", lambda: None)
+    monkeypatch.setattr(streams.runtime.worker.os, "_exit", exit_)
+    monkeypatch.setattr(streams.runtime.worker.logging, "shutdown", lambda: None)
 
     await assign(worker, 1, {0})
 

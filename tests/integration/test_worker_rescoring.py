@@ -1,8 +1,8 @@
 """Which accounts a worker rescores after a model version change, against the real Redis.
 
-The rule (streams.worker.Worker.rescore_owned): one walk of the keyspace lists the accounts of
-every owned partition not yet at the loaded versions; each such partition gets all of its
-accounts, in chunks, and its versions are recorded once they are all rescored. The rescoring
+The rule (streams.runtime.worker.Worker.rescore_owned): one walk of the keyspace lists the
+accounts of every owned partition not yet at the loaded versions; each such partition gets all of
+its accounts, in chunks, and its versions are recorded once they are all rescored. The rescoring
 itself (scores, tier changes) is tested end to end in test_worker_features.py.
 """
 
@@ -13,10 +13,10 @@ from collections.abc import AsyncIterator, Sequence
 import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-import streams.worker
-from streams.pipeline import BatchReport
-from streams.state_store import AccountWrite
-from streams.worker import Fence, Worker
+import streams.runtime.worker
+from streams.runtime.pipeline import BatchReport
+from streams.runtime.worker import Fence, Worker
+from streams.store.state_store import AccountWrite
 from tests.integration.live import in_process_worker
 
 pytestmark = [pytest.mark.redis]
@@ -54,7 +54,7 @@ class RescoreRecorder:
 async def worker(
     redis_client: object, test_id: str, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[Worker]:
-    monkeypatch.setattr(streams.worker, "RESCORE_CHUNK", 3)
+    monkeypatch.setattr(streams.runtime.worker, "RESCORE_CHUNK", 3)
     runtime = in_process_worker(test_id, partitions=4)
 
     async def no_publish(partition: int, token: str) -> None:

@@ -1,5 +1,5 @@
-"""`GET /accounts`'s candidates (streams.worker.Worker.top_accounts) against the real Redis: the
-accounts of a tier are found however many accounts rank above it."""
+"""`GET /accounts`'s candidates (streams.runtime.worker.Worker.top_accounts) against the real
+Redis: the accounts of a tier are found however many accounts rank above it."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator
 import orjson
 import pytest
 
-from streams.pipeline import Incoming
-from streams.worker import PROFILES, Fence, Worker
+from streams.runtime.pipeline import Incoming
+from streams.runtime.worker import PROFILES, Fence, Worker
 from tests.integration.live import in_process_worker
 
 pytestmark = [pytest.mark.redis]

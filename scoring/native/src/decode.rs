@@ -4,7 +4,7 @@
 //! It only ever vouches: anything it is not sure of (a rule broken, a `domain`, a null, a
 //! timestamp beyond what it converts exactly, JSON it cannot parse) makes it answer None, and the
 //! Python decoder, the one that words rejections, decides. So it may accept less than Python
-//! does, never more, and what it accepts is what Python would build (tests/unit/test_decode.py
+//! does, never more, and what it accepts is what Python would build (tests/unit/scoring/test_decode.py
 //! runs every case through both).
 
 use pyo3::prelude::*;

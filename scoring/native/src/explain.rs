@@ -161,7 +161,7 @@ impl ModelDef {
 
     /// The replay's output line for one account: what Python's
     /// `orjson.dumps(score_line(score, explanation.to_dict()), option=OPT_APPEND_NEWLINE)`
-    /// writes (tests/unit/test_native_output.py holds them equal).
+    /// writes (tests/unit/scoring/test_native_output.py holds them equal).
     pub fn score_line(&self, out: &mut String, account_id: &str, e: &Explained) {
         out.push_str("{\"account_id\":");
         json_str(out, account_id);

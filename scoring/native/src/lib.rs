@@ -60,7 +60,7 @@ fn hash_id(text: &str) -> Key {
     digest.as_bytes()[..6].try_into().expect("a 6-byte key")
 }
 
-/// The polynomial hash of `streams.state_store.name_hash` (the Redis layout's buckets and the
+/// The polynomial hash of `streams.store.state_store.name_hash` (the Redis layout's buckets and the
 /// account records' model names): each step modulo the largest prime under 2^32.
 fn name_hash(name: &str) -> u32 {
     name.bytes().fold(0u64, |h, byte| {
@@ -1598,7 +1598,7 @@ impl Core {
     }
 
     /// The replay's output lines of an account, one per model in engine order, at its clock
-    /// (what `streams.replay.score_line` and orjson make of a score and its explanation).
+    /// (what `streams.offline.replay.score_line` and orjson make of a score and its explanation).
     fn score_lines<'py>(
         &self,
         py: Python<'py>,

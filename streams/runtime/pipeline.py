@@ -1,0 +1,699 @@
+"""The live pipeline's work, as plain functions around the engine and the state store.
+
+The faust agents (`streams.runtime.worker`) only hand batches of raw Kafka messages to
+`Pipeline` and publish what it leaves in the outbox. One batch of one partition goes like this:
+
+1. messages at or below the partition's applied offset (from Redis) are dropped: they were
+   applied before a crash or a rebalance, whatever offset Kafka had committed;
+2. each message is decoded (`scoring.decode`); a bad one becomes a dead letter;
+3. an event whose key is not its account (keyed by domain, or keyed wrong) is resolved through
+   the domain map and re-published keyed by its account, so that every account is owned by one
+   partition; an unknown domain becomes a dead letter (`unknown_account`);
+4. the batch's accounts are read from Redis in one round trip, the engine applies the events in
+   order, and ONE fenced Lua call writes the states, the applied offset, the outbox (score
+   changes, dead letters, re-published events) and the decay schedule;
+5. the outbox is published to Kafka and trimmed once the broker has acknowledged it.
+
+While one fence token holds a partition, only this worker's commits change its applied offsets
+and outbox, so the pipeline remembers both (per partition and token) instead of reading them
+back every batch: the common batch is one Lua call, one publish and one trim. Anything that
+leaves the memory unsure (an error mid-call, a fenced call) forgets it; the next batch reads
+Redis again. A new token (the partition lost and got back) never matches what was remembered.
+
+A crash between 4 and 5 publishes the outbox again after restart: score changes are delivered at
+least once, always with the same `(account_id, model, seq)`.
+"""
+
+from __future__ import annotations
+
+import struct
+import time
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import Protocol
+
+import orjson
+
+from scoring.decode import Rejection, decode_event, decode_profile, stored_profile
+from scoring.engine import Engine, TierChange
+from scoring.messages import Event, Profile
+from scoring.model import Model
+from scoring.state import AccountState, StateDecodeError
+from scoring.timefmt import format_rfc3339
+from streams.runtime.metrics import Metrics
+from streams.runtime.state_cache import StateCache
+from streams.store.state_store import (
+    UNKNOWN_TIER,
+    AccountWrite,
+    CommitBatch,
+    Committed,
+    Fenced,
+    Rank,
+    Ranking,
+    StateStore,
+    WrittenGroup,
+    check_record_names,
+    pack_profile,
+    unpack_profile,
+)
+
+META_FIELD = "m"
+PROFILE_FIELD = "p"
+MODEL_FIELD_PREFIX = "s:"
+
+INGESTED_HEADER = "scorer.ingested.at"  # Kafka timestamp (epoch s) of the batch's first message
+
+DEAD_LETTER_CODES = (
+    "invalid_json",  # not UTF-8 JSON, or not a JSON object
+    "schema_violation",  # JSON that breaks the message's schema; the detail names the field
+    "too_large",  # over 64 KiB
+    "future_timestamp",  # occurred_at more than MAX_FUTURE_SKEW ahead of the wall clock
+    "unknown_account",  # keyed by a domain that no profile names
+)
+
+
+class Destination(IntEnum):
+    """Where an outbox entry goes."""
+
+    SCORE_CHANGES = 0
+    DEAD_LETTERS = 1
+    EVENTS = 2
+    PROFILES = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """One raw Kafka message as the pipeline needs it."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+    timestamp: float  # the message's Kafka timestamp, epoch seconds
+    headers: tuple[tuple[str, bytes], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One message for Kafka, as kept in the outbox until the broker acknowledges it."""
+
+    destination: Destination
+    key: bytes | None
+    value: bytes
+    headers: tuple[tuple[str, bytes], ...] = ()
+
+    def encode(self) -> bytes:
+        """`destination u8 | key length i32 (-1 = none) | key | headers JSON length u32 |
+        headers JSON | value`: binary-safe, since dead letters carry the original bytes."""
+        key = b"" if self.key is None else self.key
+        headers = orjson.dumps([[name, value.decode("latin-1")] for name, value in self.headers])
+        return (
+            struct.pack(">Bi", self.destination, -1 if self.key is None else len(key))
+            + key
+            + struct.pack(">I", len(headers))
+            + headers
+            + self.value
+        )
+
+    @classmethod
+    def decode(cls, entry: bytes) -> Outgoing:
+        destination, key_length = struct.unpack_from(">Bi", entry, 0)
+        at = 5
+        key = None if key_length < 0 else entry[at : at + key_length]
+        at += max(key_length, 0)
+        (headers_length,) = struct.unpack_from(">I", entry, at)
+        at += 4
+        headers = tuple(
+            (name, value.encode("latin-1"))
+            for name, value in orjson.loads(entry[at : at + headers_length])
+        )
+        return cls(Destination(destination), key, entry[at + headers_length :], headers)
+
+
+def dead_letter(message: Incoming, code: str, detail: str, now: float) -> Outgoing:
+    """The original message, bytes and headers kept, with why and where it failed."""
+    headers = (
+        *message.headers,
+        ("scorer.error.code", code.encode()),
+        ("scorer.error.detail", detail.encode()),
+        ("scorer.source.topic", message.topic.encode()),
+        ("scorer.source.partition", str(message.partition).encode()),
+        ("scorer.source.offset", str(message.offset).encode()),
+        ("scorer.failed.at", format_rfc3339(now).encode()),
+    )
+    return Outgoing(Destination.DEAD_LETTERS, message.key, message.value, headers)
+
+
+def is_alert(model: Model, change: TierChange) -> bool:
+    """True when the account moved up into a tier marked `alert: true`: a rep should know now."""
+    ranks = {tier.name: index for index, tier in enumerate(model.tiers)}
+    tier = model.tiers[ranks[change.tier]]
+    return tier.alert and ranks[change.tier] < ranks[change.previous_tier]
+
+
+def score_change_message(
+    change: TierChange, alert: bool, profile: Profile | None, now: float
+) -> bytes:
+    """A score-change.v1 message (schemas/score-change.v1.schema.json)."""
+    owner = profile.fields.get("owner") if profile is not None else None
+    return orjson.dumps(
+        {
+            "account_id": change.account_id,
+            "model": change.model,
+            "model_version": change.model_version,
+            "seq": change.seq,
+            "previous_tier": change.previous_tier,
+            "tier": change.tier,
+            "alert": alert,
+            "previous_total": change.previous_total,
+            "total": change.total,
+            "fit": change.fit,
+            "engagement": change.engagement,
+            "cause": change.cause,
+            "explanation": change.explanation.to_dict(),
+            "owner": owner if isinstance(owner, dict) else None,
+            "occurred_at": format_rfc3339(change.at),
+            "emitted_at": format_rfc3339(now),
+        }
+    )
+
+
+class Publisher(Protocol):
+    """Sends messages to Kafka and returns once the broker has acknowledged all of them."""
+
+    async def publish(self, messages: Sequence[Outgoing]) -> None: ...
+
+
+@dataclass(slots=True)
+class BatchReport:
+    """What one batch did, for logs, metrics and tests."""
+
+    skipped: int = 0  # already applied before
+    applied: int = 0
+    duplicates: int = 0
+    dead_letters: int = 0
+    rerouted: int = 0
+    changes: list[TierChange] = field(default_factory=list)
+    fenced: bool = False
+    # account -> its tier under each model when loaded (`Engine.tier_indexes`: a byte per model
+    # in load order, 255 unknown): the ranking set that holds the account now.
+    loaded_tiers: dict[str, bytes] = field(default_factory=dict)
+    # account -> the models its loading rescored (stale ones, and any other whose standing the
+    # rescore moved); absent when none.
+    rescored: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+class Pipeline:
+    """Scores batches of one worker's partitions. Not safe for two batches of one partition at
+    once: the worker serialises each partition's work (`streams.runtime.worker`)."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        store: StateStore,
+        publisher: Publisher,
+        metrics: Metrics,
+        *,
+        max_future_skew: float,
+        cache: StateCache | None = None,
+    ) -> None:
+        self.engine = engine
+        self.cache = StateCache(0) if cache is None else cache
+        self.store = store
+        self.publisher = publisher
+        self.metrics = metrics
+        self.max_future_skew = max_future_skew
+        self.models = {model.id: model for model in engine.models}
+        self.tier_names = {
+            model.id: tuple(tier.name for tier in model.tiers) for model in engine.models
+        }
+        check_record_names(list(self.models))
+        self._model_fields = {model: MODEL_FIELD_PREFIX + model for model in self.models}
+        self._model_index = {model: index for index, model in enumerate(self.models)}
+        # What `Engine.dump_many`'s records hold, in order: an account written whole.
+        self._whole_fields = (META_FIELD, *self._model_fields.values())
+        # What `load` reads of an account: blobs of models not loaded are of no use.
+        self._stored_fields = (META_FIELD, PROFILE_FIELD, *self._model_fields.values())
+        # (partition, source) -> (token, applied offset) as committed under that token.
+        self._applied: dict[tuple[int, str], tuple[str, int]] = {}
+        # partition -> (token, the entries of its outbox in Redis, oldest first).
+        self._outbox: dict[int, tuple[str, list[Outgoing]]] = {}
+
+    def release(self, partition: int) -> None:
+        """Forgets what is cached or remembered of a partition this worker no longer owns."""
+        self.cache.drop_partition(partition)
+        self._outbox.pop(partition, None)
+        for key in [key for key in self._applied if key[0] == partition]:
+            del self._applied[key]
+
+    # --- reading and writing accounts ----------------------------------------------------------
+
+    async def load(self, partition: int, account_ids: Sequence[str]) -> dict[str, AccountState]:
+        """The accounts' states from Redis (one round trip); unknown accounts start empty."""
+        started = time.perf_counter()
+        stored = await self.store.read_fields(partition, account_ids, self._stored_fields)
+        self.metrics.redis_seconds.labels("read").observe(time.perf_counter() - started)
+        states = {}
+        for account_id, (meta, raw_profile, *blobs) in zip(account_ids, stored, strict=True):
+            profile = None
+            if raw_profile is not None:
+                profile = stored_profile(unpack_profile(raw_profile, account_id))
+                if profile is None:
+                    # Read as no profile, the account would be scored without it.
+                    raise StateDecodeError(f"the stored profile of {account_id!r} is no profile")
+            states[account_id] = self.engine.restore(
+                account_id, meta, dict(zip(self.models, blobs, strict=True)), profile
+            )
+        return states
+
+    def dump(self, state: AccountState, profile_raw: bytes | None = None) -> AccountWrite:
+        """The account's fields to write: its meta and every model's state, and its profile when
+        given."""
+        meta, blobs = self.engine.dump(state)
+        fields = {META_FIELD: meta}
+        fields.update({self._model_fields[model]: blob for model, blob in blobs.items()})
+        if profile_raw is not None:
+            fields[PROFILE_FIELD] = pack_profile(profile_raw, state.account_id)
+        return AccountWrite(state.account_id, fields)
+
+    def rank(self, state: AccountState, model_id: str, previous_tier: str | None) -> Rank:
+        """The account's place in the model's ranking: its tier and total of the latest
+        evaluation, which every batch does at the clock before it commits."""
+        tier, total = self.engine.standing(state, model_id)
+        return Rank(
+            state.account_id, model_id, self.tier_names[model_id], tier, total, previous_tier
+        )
+
+    def due_time(self, state: AccountState) -> float | None:
+        """When the decay sweep must next look at the account (its earliest tier drop)."""
+        times = [
+            t
+            for model in self.engine.models
+            if (t := self.engine.next_tier_change_time(state, model.id)) is not None
+        ]
+        return min(times) if times else None
+
+    # --- batches -------------------------------------------------------------------------------
+
+    async def events_batch(
+        self, partition: int, token: str, messages: Sequence[Incoming], now: float
+    ) -> BatchReport:
+        """Applies one batch of the events topic's `partition` (messages in offset order)."""
+        report = BatchReport()
+        fresh = await self._fresh(partition, token, "events", messages, report)
+        if not fresh:
+            return report
+        outbox: list[Outgoing] = []
+        ordered: list[tuple[Incoming, Event]] = []
+        for message in fresh:
+            decoded = decode_event(message.value, now=now, max_future_skew=self.max_future_skew)
+            if isinstance(decoded, Rejection):
+                outbox.append(dead_letter(message, decoded.code, decoded.detail, now))
+                continue
+            ordered.append((message, decoded))
+        # Counted per type and batch: a labelled child per event costs more than the event.
+        for event_type, count in Counter(e.type for _, e in ordered).items():
+            self.metrics.events_consumed.labels(event_type).inc(count)
+        owned = await self._route(ordered, outbox, now)
+        states = await self._load_current(
+            partition, token, list(dict.fromkeys(e.account_id or "" for e in owned)), report
+        )
+        applied: Counter[str] = Counter()
+        duplicates: Counter[str] = Counter()
+        for event in owned:
+            outcome = self.engine.apply_event(states[event.account_id or ""], event)
+            if outcome.duplicate:
+                duplicates[event.type] += 1
+                continue
+            applied[event.type] += 1
+            report.changes.extend(outcome.changes)
+        report.applied = applied.total()
+        report.duplicates = duplicates.total()
+        for event_type, count in applied.items():
+            self.metrics.events_applied.labels(event_type).inc(count)
+        for event_type, count in duplicates.items():
+            self.metrics.events_deduplicated.labels(event_type).inc(count)
+        await self._commit(
+            partition,
+            token,
+            "events",
+            fresh[-1].offset,
+            states,
+            {},
+            outbox,
+            report,
+            now,
+            ingested=min(m.timestamp for m in fresh),
+        )
+        if not report.fenced:
+            for event in owned:
+                self.metrics.event_to_applied_seconds.observe(max(now - event.occurred_at, 0.0))
+        return report
+
+    async def profiles_batch(
+        self, partition: int, token: str, messages: Sequence[Incoming], now: float
+    ) -> BatchReport:
+        """Applies one batch of the profiles topic's `partition`: each replaces the account's
+        profile and re-evaluates it (cause `profile`)."""
+        report = BatchReport()
+        fresh = await self._fresh(partition, token, "profiles", messages, report)
+        if not fresh:
+            return report
+        outbox: list[Outgoing] = []
+        profiles: list[tuple[Incoming, Profile]] = []
+        for message in fresh:
+            decoded = decode_profile(message.value)
+            if isinstance(decoded, Rejection):
+                outbox.append(dead_letter(message, decoded.code, decoded.detail, now))
+            elif message.key != decoded.account_id.encode():
+                # Keyed wrong: send it to the partition that owns the account.
+                report.rerouted += 1
+                outbox.append(
+                    Outgoing(
+                        Destination.PROFILES,
+                        decoded.account_id.encode(),
+                        message.value,
+                        message.headers,
+                    )
+                )
+            else:
+                profiles.append((message, decoded))
+        states = await self._load_current(
+            partition, token, list(dict.fromkeys(p.account_id for _, p in profiles)), report
+        )
+        raw_profiles: dict[str, bytes] = {}
+        domains: dict[str, str] = {}
+        for message, profile in profiles:
+            named = profile.fields.get("domains")
+            if isinstance(named, list):
+                domains.update((d.lower(), profile.account_id) for d in named if isinstance(d, str))
+            report.changes.extend(self.engine.apply_profile(states[profile.account_id], profile))
+            raw_profiles[profile.account_id] = message.value
+            report.applied += 1
+            self.metrics.profiles_applied.inc()
+        await self.store.remember_domains(domains)
+        await self._commit(
+            partition,
+            token,
+            "profiles",
+            fresh[-1].offset,
+            states,
+            raw_profiles,
+            outbox,
+            report,
+            now,
+            ingested=min(m.timestamp for m in fresh),
+        )
+        return report
+
+    async def sweep(self, partition: int, token: str, now: float) -> BatchReport:
+        """The decay sweep of one partition: evaluates the accounts whose tier drop is due."""
+        report = BatchReport()
+        # In a fixed order, whichever bucket the store read first: the same due accounts give
+        # the same messages in the same order.
+        due = sorted(await self.store.due_accounts(partition, now))
+        if not due:
+            return report
+        states = await self._take(partition, token, due)
+        for state in states.values():
+            report.changes.extend(self.engine.evaluate(state, now, "decay"))
+        await self._commit(partition, token, "events", None, states, {}, [], report, now)
+        return report
+
+    async def rescore(
+        self, partition: int, token: str, account_ids: Sequence[str], now: float
+    ) -> BatchReport:
+        """Brings the accounts to the loaded model versions (cause `rescore`). Writes only what
+        changed: the rescored models' states, ranks and each account's due time; an account
+        already at the loaded versions is not written at all."""
+        report = BatchReport()
+        states = await self._load_current(partition, token, account_ids, report)
+        await self._commit(
+            partition, token, "events", None, states, {}, [], report, now, only=report.rescored
+        )
+        return report
+
+    async def publish_outbox(self, partition: int, token: str, batch: int = 1000) -> int:
+        """Publishes the partition's outbox, oldest first; returns how many were acknowledged.
+
+        The entries come from memory when the pipeline knows the outbox (it read it empty under
+        `token` and committed every entry since), else from Redis."""
+        published = 0
+        while True:
+            known = self._outbox.get(partition)
+            if known is not None and known[0] == token:
+                messages = known[1][:batch]
+            else:
+                entries = await self.store.outbox(partition, batch)
+                messages = [Outgoing.decode(entry) for entry in entries]
+            self.metrics.outbox_backlog.labels(str(partition)).set(len(messages))
+            if not messages:
+                self._outbox[partition] = (token, [])
+                return published
+            started = time.perf_counter()
+            await self.publisher.publish(messages)
+            self.metrics.publish_seconds.observe(time.perf_counter() - started)
+            acknowledged = time.time()
+            for message in messages:
+                ingested = dict(message.headers).get(INGESTED_HEADER)
+                if message.destination is Destination.SCORE_CHANGES and ingested is not None:
+                    self.metrics.ingest_to_published_seconds.observe(
+                        max(acknowledged - float(ingested), 0.0)
+                    )
+            known = self._outbox.pop(partition, None)  # unsure until the trim has answered
+            if not await self.store.clear_outbox(partition, token, len(messages)):
+                return published  # fenced: the new owner publishes the rest
+            if known is not None and known[0] == token:
+                del known[1][: len(messages)]
+                self._outbox[partition] = known
+            published += len(messages)
+
+    # --- helpers -------------------------------------------------------------------------------
+
+    async def _take(
+        self, partition: int, token: str, account_ids: Sequence[str]
+    ) -> dict[str, AccountState]:
+        """The accounts' states for a batch that will commit under `token`: from the cache
+        where it holds them (taken out: `_commit` puts them back once committed), else Redis."""
+        cached = self.cache.take(partition, token, account_ids)
+        if len(cached) == len(account_ids):
+            return cached
+        read = await self.load(partition, [a for a in account_ids if a not in cached])
+        return {a: cached[a] if a in cached else read[a] for a in account_ids}
+
+    async def _load_current(
+        self, partition: int, token: str, account_ids: Sequence[str], report: BatchReport
+    ) -> dict[str, AccountState]:
+        """Takes accounts and first rescores those written under another model version, so
+        new input always meets the loaded models (the background rescoring may not be there
+        yet)."""
+        states = await self._take(partition, token, account_ids)
+        tiers = self.engine.tier_indexes(list(states.values()))
+        report.loaded_tiers.update(zip(states, tiers, strict=True))
+        for state in states.values():
+            if not self.engine.needs_rescore(state):  # a bool: cheaper than the list of models
+                continue
+            stale = self.engine.stale_models(state)
+            others = {m: self.engine.standing(state, m) for m in self.models if m not in stale}
+            report.changes.extend(self.engine.rescore(state))
+            # A current model comes out as it went in (same definition, profile and clock),
+            # unless a model file changed without a new version: then it is written too, so
+            # that Redis never misses a change that was published.
+            moved = {m for m, was in others.items() if self.engine.standing(state, m) != was}
+            report.rescored[state.account_id] = tuple(
+                m for m in self.models if m in stale or m in moved
+            )
+        return states
+
+    def _dumped(
+        self,
+        states: Mapping[str, AccountState],
+        report: BatchReport,
+        only: Mapping[str, Sequence[str]] | None,
+    ) -> CommitBatch:
+        """The commit of accounts written without a profile: each whole (`only` None: events,
+        the decay sweep) or only some models' states (rescoring). Dumped, ranked and scheduled
+        by the core in one call per set of models written alike."""
+        groups: dict[tuple[str, ...] | None, list[str]] = {}
+        if only is None:
+            groups[None] = list(states)
+        else:
+            for account_id, written_models in only.items():
+                groups.setdefault(tuple(written_models), []).append(account_id)
+        unknown = bytes([UNKNOWN_TIER]) * len(self.models)
+        written = []
+        for models, account_ids in groups.items():
+            dumped = self.engine.dump_many([states[a] for a in account_ids], models)
+            # A byte per account and model, account by account: model m's are every n-th from m.
+            loaded = b"".join([report.loaded_tiers.get(a, unknown) for a in account_ids])
+            names = tuple(self.models) if models is None else models
+            rankings = [
+                Ranking(
+                    model_id,
+                    self.tier_names[model_id],
+                    dumped.tiers[column],
+                    loaded[self._model_index[model_id] :: len(self.models)],
+                    dumped.totals[column],
+                )
+                for column, model_id in enumerate(names)
+            ]
+            fields = (
+                self._whole_fields
+                if models is None
+                else tuple(self._model_fields[m] for m in models)
+            )
+            written.append(
+                WrittenGroup(account_ids, fields, dumped.records, dumped.due_times, rankings)
+            )
+        return CommitBatch.of_groups(written)
+
+    def _by_account(
+        self,
+        states: Mapping[str, AccountState],
+        raw_profiles: Mapping[str, bytes],
+        report: BatchReport,
+    ) -> CommitBatch:
+        """The commit of accounts written whole, with their profiles (profile batches)."""
+        writes = [self.dump(state, raw_profiles.get(a)) for a, state in states.items()]
+        due = {a: self.due_time(state) for a, state in states.items()}
+        ranks = [
+            self.rank(state, model_id, self._loaded_tier(report, account_id, model_id))
+            for account_id, state in states.items()
+            for model_id in self.models
+        ]
+        return CommitBatch.of(writes, due, ranks)
+
+    def _loaded_tier(self, report: BatchReport, account_id: str, model_id: str) -> str | None:
+        loaded = report.loaded_tiers.get(account_id)
+        if loaded is None:
+            return None
+        index = loaded[self._model_index[model_id]]
+        return None if index == UNKNOWN_TIER else self.tier_names[model_id][index]
+
+    async def _fresh(
+        self,
+        partition: int,
+        token: str,
+        source: str,
+        messages: Sequence[Incoming],
+        report: BatchReport,
+    ) -> list[Incoming]:
+        known = self._applied.get((partition, source))
+        if known is not None and known[0] == token:
+            applied = known[1]
+        else:
+            applied = await self.store.applied_offset(partition, source)
+            self._applied[(partition, source)] = (token, applied)
+        fresh = [m for m in messages if m.offset > applied]
+        report.skipped = len(messages) - len(fresh)
+        self.metrics.batch_size.observe(len(messages))
+        return fresh
+
+    async def _route(
+        self, ordered: Sequence[tuple[Incoming, Event]], outbox: list[Outgoing], now: float
+    ) -> list[Event]:
+        """The events this partition owns; re-publishes the others keyed by their account."""
+        domains = sorted({e.domain for _, e in ordered if e.account_id is None and e.domain})
+        resolved = await self.store.resolve_domains(domains)
+        owned: list[Event] = []
+        for message, event in ordered:
+            account_id = event.account_id or resolved.get(event.domain or "")
+            if account_id is None:
+                detail = f"domain {event.domain!r} is named by no account profile"
+                outbox.append(dead_letter(message, "unknown_account", detail, now))
+            elif message.key != account_id.encode() or event.account_id is None:
+                outbox.append(reroute(message, account_id))
+            else:
+                owned.append(event)
+        return owned
+
+    async def _commit(
+        self,
+        partition: int,
+        token: str,
+        source: str,
+        offset: int | None,
+        states: Mapping[str, AccountState],
+        raw_profiles: Mapping[str, bytes],
+        outbox: list[Outgoing],
+        report: BatchReport,
+        now: float,
+        ingested: float | None = None,
+        only: Mapping[str, Sequence[str]] | None = None,
+    ) -> None:
+        """Writes the batch in one fenced call and, once it is in Redis, keeps its states in
+        the cache. `only` (account -> models) writes just those accounts, and of each only those
+        models' states and ranks and its due time; None writes every account whole."""
+        # When the batch's first message reached Kafka: published score changes carry it, so
+        # the ingest-to-published latency can be measured (here and by any consumer).
+        headers = () if ingested is None else ((INGESTED_HEADER, repr(ingested).encode()),)
+        for change in report.changes:
+            alert = is_alert(self.models[change.model], change)
+            profile = states[change.account_id].profile
+            outbox.append(
+                Outgoing(
+                    Destination.SCORE_CHANGES,
+                    change.account_id.encode(),
+                    score_change_message(change, alert, profile, now),
+                    headers,
+                )
+            )
+        if raw_profiles:
+            assert only is None, "a profile is written with the whole account"
+            batch = self._by_account(states, raw_profiles, report)
+        else:
+            batch = self._dumped(states, report, only)
+        # Unsure until Redis has answered: an error mid-call may or may not have written.
+        if offset is not None:
+            self._applied.pop((partition, source), None)
+        known_outbox = self._outbox.pop(partition, None)
+        started = time.perf_counter()
+        result = await self.store.commit_batch(
+            partition, token, source, offset, batch, [o.encode() for o in outbox]
+        )
+        self.metrics.redis_seconds.labels("commit").observe(time.perf_counter() - started)
+        if isinstance(result, Fenced):
+            report.fenced = True
+            report.changes.clear()
+            self.metrics.fenced_batches.inc()
+            return
+        if known_outbox is not None and known_outbox[0] == token:
+            if isinstance(result, Committed):
+                known_outbox[1].extend(outbox)
+            self._outbox[partition] = known_outbox  # AlreadyApplied wrote nothing
+        if isinstance(result, Committed):
+            if offset is not None:
+                self._applied[(partition, source)] = (token, offset)
+            self.cache.keep(partition, token, states)
+            for message in outbox:
+                if message.destination is Destination.DEAD_LETTERS:
+                    report.dead_letters += 1
+                    code = dict(message.headers)["scorer.error.code"].decode()
+                    self.metrics.dead_letters.labels(code).inc()
+                elif message.destination is Destination.EVENTS:
+                    report.rerouted += 1
+            for change in report.changes:
+                self.metrics.tier_changes.labels(
+                    change.model, change.previous_tier, change.tier, change.cause
+                ).inc()
+
+
+def reroute(message: Incoming, account_id: str) -> Outgoing:
+    """The event again, keyed by (and naming) its account, for the partition that owns it."""
+    body = orjson.loads(message.value)
+    body["account_id"] = account_id
+    headers = (*message.headers, ("scorer.rerouted.from", (message.key or b"")))
+    return Outgoing(Destination.EVENTS, account_id.encode(), orjson.dumps(body), headers)
+
+
+def partition_items(messages: Iterable[Incoming]) -> dict[int, list[Incoming]]:
+    """Messages grouped by partition, each group in offset order."""
+    groups: dict[int, list[Incoming]] = {}
+    for message in messages:
+        groups.setdefault(message.partition, []).append(message)
+    for group in groups.values():
+        group.sort(key=lambda m: m.offset)
+    return groups
