@@ -1,20 +1,15 @@
 //! The state codec (docs/state.md): one blob per model state, one meta blob per account.
 //!
-//! Writes format 3: integers as LEB128 varints, times as a count of milliseconds (or
+//! One format, `CODEC_FORMAT`: integers as LEB128 varints, times as a count of milliseconds (or
 //! microseconds) from an anchor when that gives back the same double, the double itself
-//! otherwise, so a round trip is exact; digests of ids in 6 bytes. Format 2 (written until
-//! 2026-12-02 18:00) differs only in its 8-byte digests, of which a reader keeps the first 6;
-//! format 1 (until 2026-12-02 14:50) stored every number at full width. Both are still read.
+//! otherwise, so a round trip is exact; digests of ids in 6 bytes. A blob of any other format
+//! is refused, naming the format found and the one expected.
 
 use indexmap::IndexMap;
 
-use crate::{BehaviorState, Key, ModelState, MAX_STREAK};
+use crate::state::{BehaviorState, Key, ModelState, MAX_STREAK};
 
 pub(crate) const CODEC_FORMAT: u8 = 3;
-/// Format 2: as 3, but with 8-byte digests.
-const WIDE_KEY_FORMAT: u8 = 2;
-/// Format 1: every number at full width, 8-byte digests.
-const LEGACY_FORMAT: u8 = 1;
 
 /// Time tags, the low two bits of a time's varint (the rest is the zigzagged count).
 const TIME_MILLIS: u64 = 0;
@@ -26,28 +21,18 @@ const EXACT_COUNT: u64 = 1 << 53;
 struct Reader<'a> {
     blob: &'a [u8],
     pos: usize,
-    /// Format 1: the fields below that later formats pack are read at full width.
-    legacy: bool,
-    /// Formats 1 and 2: digests take 8 bytes, of which the key is the first 6.
-    wide_keys: bool,
 }
 
 impl<'a> Reader<'a> {
     /// A reader past the blob's format byte; `what` names the blob in errors.
     fn open(blob: &'a [u8], what: &str) -> Result<Self, String> {
-        let mut r = Reader {
-            blob,
-            pos: 0,
-            legacy: false,
-            wide_keys: false,
-        };
+        let mut r = Reader { blob, pos: 0 };
         match r.u8().map_err(|e| format!("corrupt {what}: {e}"))? {
-            CODEC_FORMAT => {}
-            WIDE_KEY_FORMAT => r.wide_keys = true,
-            LEGACY_FORMAT => (r.legacy, r.wide_keys) = (true, true),
-            format => return Err(format!("unknown {what} format {format}")),
+            CODEC_FORMAT => Ok(r),
+            format => Err(format!(
+                "unknown {what} format {format}: this version reads format {CODEC_FORMAT} only"
+            )),
         }
-        Ok(r)
     }
     fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
         let end = self
@@ -69,21 +54,14 @@ impl<'a> Reader<'a> {
     fn u8(&mut self) -> Result<u8, String> {
         Ok(self.take(1)?[0])
     }
-    fn u16(&mut self) -> Result<u16, String> {
-        Ok(u16::from_le_bytes(self.take(2)?.try_into().unwrap()))
-    }
     fn u32(&mut self) -> Result<u32, String> {
         Ok(u32::from_le_bytes(self.take(4)?.try_into().unwrap()))
-    }
-    fn i32(&mut self) -> Result<i32, String> {
-        Ok(i32::from_le_bytes(self.take(4)?.try_into().unwrap()))
     }
     fn f64(&mut self) -> Result<f64, String> {
         Ok(f64::from_le_bytes(self.take(8)?.try_into().unwrap()))
     }
     fn key(&mut self) -> Result<Key, String> {
-        let width = if self.wide_keys { 8 } else { 6 };
-        Ok(self.take(width)?[..6].try_into().unwrap())
+        Ok(self.take(6)?.try_into().unwrap())
     }
     fn varint(&mut self) -> Result<u64, String> {
         let start = self.pos;
@@ -110,38 +88,12 @@ impl<'a> Reader<'a> {
         i32::try_from(unzigzag(self.varint()?))
             .map_err(|_| format!("varint over 32 bits at offset {start}"))
     }
-    // --- fields whose width depends on the format ---
-    fn int_u32(&mut self) -> Result<u32, String> {
-        if self.legacy {
-            self.u32()
-        } else {
-            self.varint_u32()
-        }
-    }
-    fn int_i32(&mut self) -> Result<i32, String> {
-        if self.legacy {
-            self.i32()
-        } else {
-            self.varint_i32()
-        }
-    }
     fn streak(&mut self) -> Result<u32, String> {
-        if self.legacy {
-            return Ok(self.u16()? as u32);
-        }
         let streak = self.varint_u32()?;
         if streak > MAX_STREAK {
             return Err(format!("streak {streak} over {MAX_STREAK}"));
         }
         Ok(streak)
-    }
-    /// A time: a double in format 1, `time` from `anchor` in formats 2 and 3.
-    fn stamp(&mut self, anchor: i64) -> Result<f64, String> {
-        if self.legacy {
-            self.f64()
-        } else {
-            self.time(anchor)
-        }
     }
 
     fn time(&mut self, anchor: i64) -> Result<f64, String> {
@@ -169,14 +121,6 @@ fn put_varint(out: &mut Vec<u8>, mut value: u64) {
         value >>= 7;
     }
     out.push(value as u8);
-}
-
-/// One entry of an account record (docs/redis-layout.md): its name, the value's length as a
-/// varint, the value.
-pub(crate) fn put_record_entry(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
-    out.extend_from_slice(name);
-    put_varint(out, value.len() as u64);
-    out.extend_from_slice(value);
 }
 
 fn zigzag(value: i64) -> u64 {
@@ -286,8 +230,8 @@ pub(crate) fn encode_model_state(ms: &ModelState) -> Result<Vec<u8>, String> {
 pub(crate) fn decode_model_state(model: &str, blob: &[u8]) -> Result<ModelState, String> {
     let mut r = Reader::open(blob, "model state")?;
     let corrupt = |e: String| format!("corrupt model state: {e}");
-    let version = r.int_u32().map_err(corrupt)?;
-    let seq = r.int_u32().map_err(corrupt)?;
+    let version = r.varint_u32().map_err(corrupt)?;
+    let seq = r.varint_u32().map_err(corrupt)?;
     let last_total = r.f64().map_err(corrupt)?;
     let tier_len = r.u8().map_err(corrupt)? as usize;
     let tier = std::str::from_utf8(r.take(tier_len).map_err(corrupt)?)
@@ -298,8 +242,8 @@ pub(crate) fn decode_model_state(model: &str, blob: &[u8]) -> Result<ModelState,
     for _ in 0..count {
         let fingerprint = r.u32().map_err(corrupt)?;
         let signals = r.u8().map_err(corrupt)? as usize;
-        let reference = r.stamp(0).map_err(corrupt)?;
-        let cap_day = r.int_i32().map_err(corrupt)?;
+        let reference = r.time(0).map_err(corrupt)?;
+        let cap_day = r.varint_i32().map_err(corrupt)?;
         let anchor = anchor_of(reference);
         let hits = r.u8().map_err(corrupt)?;
         let caps = r.u8().map_err(corrupt)?;
@@ -318,17 +262,17 @@ pub(crate) fn decode_model_state(model: &str, blob: &[u8]) -> Result<ModelState,
         for _ in 0..hits {
             let k = index(r.u8().map_err(corrupt)?)?;
             bs.sums[k] = r.f64().map_err(corrupt)?;
-            bs.last_hit[k] = r.stamp(anchor).map_err(corrupt)?;
+            bs.last_hit[k] = r.time(anchor).map_err(corrupt)?;
             bs.streak[k] = r.streak().map_err(corrupt)?;
         }
         for _ in 0..caps {
             let k = index(r.u8().map_err(corrupt)?)?;
-            bs.cap_today[k] = r.int_u32().map_err(corrupt)?;
-            bs.cap_yesterday[k] = r.int_u32().map_err(corrupt)?;
+            bs.cap_today[k] = r.varint_u32().map_err(corrupt)?;
+            bs.cap_yesterday[k] = r.varint_u32().map_err(corrupt)?;
         }
         for _ in 0..contacts {
             let key = r.key().map_err(corrupt)?;
-            let at = r.stamp(anchor).map_err(corrupt)?;
+            let at = r.time(anchor).map_err(corrupt)?;
             bs.contacts.insert(key, at);
         }
         behaviors.push(bs);
@@ -363,17 +307,96 @@ pub(crate) fn encode_meta(clock: f64, dedupe: &IndexMap<Key, f64>) -> Vec<u8> {
 pub(crate) fn decode_meta(blob: &[u8]) -> Result<(f64, IndexMap<Key, f64>), String> {
     let mut r = Reader::open(blob, "account meta")?;
     let corrupt = |e: String| format!("corrupt account meta: {e}");
-    let clock = r.stamp(0).map_err(corrupt)?;
-    if r.legacy && !(blob.len() - r.pos).is_multiple_of(16) {
-        return Err("corrupt account meta: truncated dedupe entry".into());
-    }
+    let clock = r.time(0).map_err(corrupt)?;
     let anchor = anchor_of(clock);
-    let entry_size = if r.legacy { 16 } else { 10 };
-    let mut dedupe = IndexMap::with_capacity((blob.len() - r.pos) / entry_size);
+    // An estimate: a key and a time of ~4 bytes.
+    let mut dedupe = IndexMap::with_capacity((blob.len() - r.pos) / 10);
     while !r.done() {
         let key = r.key().map_err(corrupt)?;
-        let at = r.stamp(anchor).map_err(corrupt)?;
+        let at = r.time(anchor).map_err(corrupt)?;
         dedupe.insert(key, at);
     }
     Ok((clock, dedupe))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::test_model;
+    use crate::state::hash_id;
+
+    fn sample_state() -> ModelState {
+        let def = test_model();
+        let mut ms = def.fresh_state(&def.no_profile_fit);
+        let (t0, clock) = (1_795_000_000.123, 1_795_003_600.5);
+        ms.tier = "warm".into();
+        ms.seq = 3;
+        ms.last_total = 41.25;
+        let bs = &mut ms.behaviors[0];
+        bs.reference = t0;
+        bs.hit(0, t0, 3600.0, None);
+        bs.hit(1, clock, 3600.0, None);
+        bs.last_hit[0] = t0 + 1e-6; // a microsecond time
+        bs.cap_day = 20775;
+        bs.cap_today[1] = 2;
+        bs.contacts.insert(hash_id("c1"), clock);
+        bs.contacts.insert(hash_id("c2"), f64::NEG_INFINITY); // no count: stored as a double
+        ms
+    }
+
+    #[test]
+    fn a_model_state_round_trips_exactly() {
+        let ms = sample_state();
+        let blob = encode_model_state(&ms).unwrap();
+        assert_eq!(blob[0], CODEC_FORMAT);
+        let mut back = decode_model_state("m", &blob).unwrap();
+        // `weighted` and the fit are derived, not stored.
+        back.behaviors[0].weighted = ms.behaviors[0].weighted;
+        assert_eq!(back, ms);
+        assert_eq!(encode_model_state(&back).unwrap(), blob);
+    }
+
+    #[test]
+    fn account_meta_round_trips_exactly() {
+        let mut dedupe = IndexMap::new();
+        dedupe.insert(hash_id("e1"), 1_795_000_000.001);
+        dedupe.insert(hash_id("e2"), 0.1 + 0.2);
+        for clock in [f64::NEG_INFINITY, 1_795_003_600.5, -0.0] {
+            let blob = encode_meta(clock, &dedupe);
+            let (read_clock, read) = decode_meta(&blob).unwrap();
+            assert_eq!(read_clock.to_bits(), clock.to_bits());
+            assert_eq!(read, dedupe);
+        }
+    }
+
+    #[test]
+    fn another_format_is_refused_naming_both_formats() {
+        let mut blob = encode_model_state(&sample_state()).unwrap();
+        for format in [1, 2, 4] {
+            blob[0] = format;
+            let err = decode_model_state("m", &blob).unwrap_err();
+            assert_eq!(
+                err,
+                format!("unknown model state format {format}: this version reads format 3 only")
+            );
+        }
+        let err = decode_meta(&[2, 0]).unwrap_err();
+        assert!(err.starts_with("unknown account meta format 2"), "{err}");
+    }
+
+    #[test]
+    fn truncated_or_trailing_bytes_are_corrupt() {
+        let blob = encode_model_state(&sample_state()).unwrap();
+        let err = decode_model_state("m", &blob[..blob.len() - 1]).unwrap_err();
+        assert!(err.starts_with("corrupt model state"), "{err}");
+        let mut long = blob.clone();
+        long.push(0);
+        assert_eq!(
+            decode_model_state("m", &long).unwrap_err(),
+            "corrupt model state: trailing bytes"
+        );
+        assert!(decode_meta(&[])
+            .unwrap_err()
+            .starts_with("corrupt account meta"));
+    }
 }

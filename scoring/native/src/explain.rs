@@ -8,8 +8,9 @@
 
 use pyo3::prelude::*;
 
+use crate::engine::Snapshot;
+use crate::model::{Kind, ModelDef};
 use crate::text::{format_age, json_float, json_str, write_rfc3339};
-use crate::{Kind, ModelDef, Snapshot};
 
 /// At most this many pieces of evidence in a summary line, strongest first.
 const MAX_SUMMARY_PARTS: usize = 5;
@@ -95,9 +96,10 @@ impl ModelDef {
             let (score, signals, evidence) = match item.kind {
                 Kind::Behavioral => {
                     let def = &self.behaviors[item.index];
-                    let (reference, weighted, sums, streak, last_hit) = &snap.behaviors[item.index];
+                    let moment = &snap.behaviors[item.index];
+                    let (sums, streak, last_hit) = (&moment.sums, &moment.streak, &moment.last_hit);
                     let (score, factor) =
-                        self.behavioral_score(item.index, *weighted, *reference, t);
+                        self.behavioral_score(item.index, moment.weighted, moment.reference, t);
                     let mut ranked: Vec<(f64, usize)> = (0..sums.len())
                         .filter(|&k| streak[k] != 0)
                         .map(|k| (def.points[k] * sums[k] * factor, k))
@@ -246,4 +248,80 @@ fn json_time(out: &mut String, epoch: f64) {
         return;
     }
     out.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HOUR: f64 = 3600.0;
+    const DAY: f64 = 86400.0;
+
+    #[test]
+    fn signal_evidence_names_one_hit_by_its_age_and_more_by_their_count() {
+        assert_eq!(
+            signal_evidence("demo_request", 1, -2.0 * DAY, 0.0),
+            "demo_request 2d ago"
+        );
+        assert_eq!(
+            signal_evidence("pricing_view", 3, -4.0 * HOUR, 0.0),
+            "3× pricing_view (last 4h ago)"
+        );
+        assert_eq!(breadth_evidence(1), "1 engaged contact");
+        assert_eq!(breadth_evidence(4), "4 engaged contacts");
+    }
+
+    #[test]
+    fn a_summary_lists_evidence_by_falling_contribution_at_most_five_parts() {
+        let words = |parts: &[&str]| parts.iter().map(|p| p.to_string()).collect::<Vec<_>>();
+        let (a, b, c) = (
+            words(&["c1", "c2"]),
+            words(&["d1", "d2", "d3", "d4"]),
+            words(&["z"]),
+        );
+        let criteria: Vec<(f64, &[String])> = vec![(5.0, &b), (9.0, &a), (0.0, &c)];
+        assert_eq!(
+            summarize("warm", 44.95, &criteria),
+            "warm 45.0: c1, c2, d1, d2, d3"
+        );
+        // No contribution: the head alone; the total rounds half to even, as Python.
+        assert_eq!(summarize("warm", 0.25, &[(0.0, &c)]), "warm 0.2");
+    }
+
+    #[test]
+    fn an_explanation_ranks_signals_and_adds_contributions_up_to_the_total() {
+        use crate::engine::BehaviorMoment;
+        let def = crate::model::test_model();
+        let snap = Snapshot {
+            model: 0,
+            profile: None,
+            fit_scores: Vec::new(),
+            fit_points: 0.0,
+            engagement: 75.0,
+            t: HOUR,
+            tier: "hot".into(),
+            behaviors: vec![BehaviorMoment {
+                reference: 0.0,
+                weighted: 40.0,
+                sums: vec![2.0, 4.0],
+                streak: vec![2, 4],
+                last_hit: vec![0.0, HOUR],
+            }],
+            contacts: vec![1],
+        };
+        let e = def.explained(&snap, None).unwrap();
+        assert_eq!(e.total, 37.5);
+        let signals: Vec<(usize, f64)> = e.criteria[0]
+            .signals
+            .iter()
+            .map(|s| (s.k, s.decayed))
+            .collect();
+        assert_eq!(signals, vec![(0, 10.0), (1, 10.0)], "ties keep model order");
+        assert_eq!(e.criteria[0].score, 100.0);
+        assert_eq!(e.criteria[1].score, 50.0);
+        assert_eq!(
+            e.summary,
+            "hot 37.5: 2× demo_request (last 1h ago), 4× pricing_view (last 0s ago), 1 engaged contact"
+        );
+    }
 }

@@ -72,6 +72,17 @@ fn field<'py>(value: Option<Bound<'py, PyAny>>) -> Field<'py> {
     Field::Other
 }
 
+/// The `fields` of a Python `Profile` (None for no profile).
+pub fn profile_fields<'py>(
+    profile: Option<&Bound<'py, PyAny>>,
+) -> PyResult<Option<Bound<'py, PyAny>>> {
+    match profile {
+        None => Ok(None),
+        Some(p) if p.is_none() => Ok(None),
+        Some(p) => Ok(Some(p.getattr(pyo3::intern!(p.py(), "fields"))?)),
+    }
+}
+
 /// Python's `str.lower()` (ASCII without a round trip through Python).
 pub fn lowered(text: &Bound<'_, PyString>) -> PyResult<String> {
     let s = text.to_str()?;
