@@ -9,9 +9,9 @@ the account clock; a change of tier comes out as a `TierChange`, whose explanati
 first read from a snapshot taken at the change. docs/state.md explains the state, why each
 shortcut is exact, and where it is not.
 
-Split of the work: this module compiles the models (criteria by kind, `where` tests, an index
-per event type of the signals an event can hit) and turns what the core computes into Python
-values (`TierChange`, `Score`, `Explanation`). The account state and everything done to it per
+Split of the work: `scoring.compile` compiles the models (criteria by kind, `where` tests, the
+signals an event type can hit); this module turns what the core computes into Python values
+(`TierChange`, `Score`, `Explanation`). The account state and everything done to it per
 event or per stored account (decayed sums, caps, contacts, profile criteria, evaluation,
 tiers, the codec, rescoring, the next decay-driven change) and the explanations' numbers and
 words are the native core `scoring._core` (Rust, `scoring/native/`), because the replay must
@@ -21,27 +21,29 @@ order, so its numbers are the ones docs/state.md derives.
 
 from __future__ import annotations
 
-import hashlib
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
 from scoring import _core
+from scoring._core import DumpedStates
+from scoring.compile import ModelSpec, compile_model, signal_groups
 from scoring.errors import ScoringError
 from scoring.explain import CriterionExplanation, Explanation, SignalExplanation
 from scoring.messages import Event, Profile
-from scoring.model import (
-    BandsCriterion,
-    BehavioralCriterion,
-    BreadthCriterion,
-    Condition,
-    Model,
-    ProfileCriterion,
-    PropertyValue,
-    ValuesCriterion,
-)
+from scoring.model import Model
 from scoring.state import AccountState, StateDecodeError
+
+__all__ = [
+    "Cause",
+    "DumpedStates",
+    "Engine",
+    "EventOutcome",
+    "Score",
+    "TierChange",
+    "UnknownModel",
+    "WrongAccount",
+]
 
 Cause = Literal["event", "profile", "decay", "rescore"]
 
@@ -88,19 +90,18 @@ class _DeferredExplanation:
     not: explanations are not hashable).
     """
 
-    __slots__ = ("_compiled", "_core", "_snapshot", "_value")
+    __slots__ = ("_core", "_snapshot", "_spec", "_value")
 
-    def __init__(self, core: _core.Core, compiled: _Compiled, snapshot: _core.Snapshot) -> None:
+    def __init__(self, core: _core.Core, spec: ModelSpec, snapshot: _core.Snapshot) -> None:
         self._core = core
-        self._compiled = compiled
+        self._spec = spec
         self._snapshot = snapshot
         self._value: Explanation | None = None
 
     def get(self) -> Explanation:
         """The explanation (built once, then cached)."""
         if self._value is None:
-            raw = self._core.explain_snapshot(self._snapshot)
-            self._value = self._compiled.explanation(raw)
+            self._value = _explanation(self._spec, self._core.explain_snapshot(self._snapshot))
         return self._value
 
     def __eq__(self, other: object) -> bool:
@@ -138,258 +139,31 @@ _DUPLICATE = EventOutcome(duplicate=True, changes=())
 _NO_CHANGE = EventOutcome(duplicate=False, changes=())
 
 
-@dataclass(frozen=True, slots=True)
-class DumpedStates:
-    """`Engine.dump_many`'s answer, one entry per state in the order given.
-
-    `records[i]`: the `<I4` (little-endian) length of each part, then the parts: the meta blob
-    and each model's blob in load order, as `dump` gives them (with `models`: only those
-    models' blobs, in that order). `due_times`: a `<d` per state, its earliest tier drop
-    (`next_tier_change_time` over every model), NaN for none. `tiers[m]`: a byte per state, the
-    index of its tier in the m-th model's tiers; `totals[m]`: a `<d` per state, its latest total
-    (`standing`).
-    """
-
-    records: list[bytes]
-    due_times: bytes
-    tiers: list[bytes]
-    totals: list[bytes]
-
-
-def behavior_fingerprint(criterion: BehavioralCriterion) -> int:
-    """32-bit digest of what a behavioral criterion's stored sums depend on: its id, half-life and
-    each signal's id, event type, `where` and daily cap (not points, weight or saturation, which
-    are applied at read time). Equal fingerprints across model versions mean history is kept."""
-    signals = tuple(
-        (s.id, s.event, tuple((c.property, c.op, c.value) for c in s.where), s.daily_cap)
-        for s in criterion.signals
-    )
-    text = repr((criterion.id, float(criterion.half_life), signals))
-    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=4).digest(), "little")
-
-
-# --- profile criteria ------------------------------------------------------------------------
-
-
-def _profile_spec(criterion: ProfileCriterion) -> tuple[object, ...]:
-    """A firmographic or technographic criterion as the native core takes it: (field path,
-    rule, bands, lower-cased table, default, missing, weight)."""
-    path, missing, weight = list(criterion.field), criterion.missing, criterion.weight
-    if isinstance(criterion, BandsCriterion):
-        bands = [(band.min, band.score) for band in criterion.bands]
-        return path, "bands", bands, {}, 0.0, missing, weight
-    if isinstance(criterion, ValuesCriterion):
-        return path, "values", [], dict(criterion.values), criterion.default, missing, weight
-    return path, "any", [], dict(criterion.any), 0.0, missing, weight
-
-
-# --- where ------------------------------------------------------------------------------------
-
-
-def _lowered(value: PropertyValue) -> PropertyValue:
-    return value.lower() if isinstance(value, str) else value
-
-
-ConditionSpec = tuple[str, str, object]
-_SignalSpec = tuple[int, int | None, bool, list[ConditionSpec]]
-"""(signal index in its criterion, daily cap, counts for breadth, `where` tests): one signal
-as `scoring._core.Core` takes it."""
-
-
-def condition_spec(condition: Condition) -> ConditionSpec:
-    """(property, op, expected) of a `where` condition as the native core tests it (SCORING.md
-    section 2): expected strings lower-cased here, by Python, since actual values are compared
-    lower-cased; `contains` needs a string, `gte`/`lte` a number (not a bool)."""
-    expected = condition.value
-    if isinstance(expected, tuple):
-        return condition.property, condition.op, tuple(_lowered(e) for e in expected)
-    return condition.property, condition.op, _lowered(expected)
-
-
-# --- compiled models -------------------------------------------------------------------------
-
-
-class _Behavior:
-    """A behavioral criterion, compiled; `position` is its index among the model's behavioral
-    criteria (and in the core's state)."""
-
-    __slots__ = (
-        "contact_keep",
-        "contact_window",
-        "criterion",
-        "fingerprint",
-        "half_life",
-        "points",
-        "position",
-        "saturation",
-        "signal_ids",
-        "signal_range",
-        "weight",
-    )
-
-    def __init__(self, criterion: BehavioralCriterion, position: int) -> None:
-        self.criterion = criterion
-        self.position = position
-        self.weight = criterion.weight
-        self.half_life = criterion.half_life
-        self.saturation = criterion.saturation
-        self.points = [s.points for s in criterion.signals]
-        self.signal_ids = [s.id for s in criterion.signals]
-        self.signal_range = range(len(criterion.signals))
-        self.fingerprint = behavior_fingerprint(criterion)
-        self.contact_keep = 0  # 0 = no breadth criterion counts this one's contacts
-        self.contact_window = 0.0
-
-
-class _Breadth:
-    __slots__ = ("behavior", "criterion", "saturation", "weight", "window")
-
-    def __init__(self, criterion: BreadthCriterion, behavior: int) -> None:
-        self.criterion = criterion
-        self.behavior = behavior  # position of the counted behavioral criterion
-        self.weight = criterion.weight
-        self.window = criterion.window
-        self.saturation = criterion.saturation
-
-
-_PROFILE, _BEHAVIORAL, _BREADTH = 0, 1, 2
-"""Kind codes of `_Compiled.plan` (firmographic and technographic are both `_PROFILE`)."""
-
-
-class _Compiled:
-    """A model prepared for evaluation: criteria split by kind, normalisers, tier tables."""
-
-    __slots__ = (
-        "behaviors",
-        "breadths",
-        "engagement_norm",
-        "fit_norm",
-        "hysteresis",
-        "id",
-        "model",
-        "norm",
-        "plan",
-        "profile",
-        "scale",
-        "tier_mins",
-        "tier_names",
-        "version",
-    )
-
-    def __init__(self, model: Model) -> None:
-        self.model = model
-        self.id = model.id
-        self.version = model.version
-        self.scale = model.scale
-        self.hysteresis = model.hysteresis
-        self.tier_names = [t.name for t in model.tiers]
-        self.tier_mins = [t.min for t in model.tiers]
-        self.profile: list[ProfileCriterion] = []
-        self.behaviors: list[_Behavior] = []
-        self.breadths: list[_Breadth] = []
-        positions: dict[str, _Behavior] = {}
-        for criterion in model.criteria:
-            if isinstance(criterion, BehavioralCriterion):
-                if len(criterion.signals) > 255:
-                    raise ScoringError(f"{model.id}: {criterion.id}: more than 255 signals")
-                behavior = _Behavior(criterion, len(self.behaviors))
-                self.behaviors.append(behavior)
-                positions[criterion.id] = behavior
-            elif not isinstance(criterion, BreadthCriterion):
-                self.profile.append(criterion)
-        if len(self.behaviors) > 255:
-            raise ScoringError(f"{model.id}: more than 255 behavioral criteria")
-        for criterion in model.criteria:
-            if isinstance(criterion, BreadthCriterion):
-                counted = positions.get(criterion.of)
-                if counted is None:
-                    raise ScoringError(f"{model.id}: {criterion.id}: no behavioral {criterion.of}")
-                # Keeping the K most recent contacts within the widest window is exact for the
-                # clamped score: once K are in the window, n >= saturation whatever the rest do.
-                counted.contact_keep = max(counted.contact_keep, math.ceil(criterion.saturation))
-                counted.contact_window = max(counted.contact_window, criterion.window)
-                self.breadths.append(_Breadth(criterion, counted.position))
-        fit_weight = sum(c.weight for c in self.profile)
-        engagement_weight = sum(c.weight for c in model.criteria) - fit_weight
-        self.norm = 100.0 / (model.scale * (fit_weight + engagement_weight))
-        self.fit_norm = 100.0 / (model.scale * fit_weight) if self.profile else 0.0
-        has_engagement = bool(self.behaviors or self.breadths)
-        self.engagement_norm = 100.0 / (model.scale * engagement_weight) if has_engagement else 0.0
-        # Per criterion in model order, for explanations: (kind code, index in its kind's list,
-        # norm * weight, id, kind, weight). norm * weight * score is the contribution.
-        self.plan: list[tuple[int, int, float, str, str, float]] = []
-        counters = {_PROFILE: 0, _BEHAVIORAL: 0, _BREADTH: 0}
-        for criterion in model.criteria:
-            if isinstance(criterion, BehavioralCriterion):
-                code = _BEHAVIORAL
-            elif isinstance(criterion, BreadthCriterion):
-                code = _BREADTH
-            else:
-                code = _PROFILE
-            share = self.norm * criterion.weight
-            self.plan.append(
-                (code, counters[code], share, criterion.id, criterion.kind, criterion.weight)
-            )
-            counters[code] += 1
-
-    def native(self) -> tuple[object, ...]:
-        """The model as `scoring._core.Core` takes it (see its docstring)."""
-        scale = self.scale
-        head = (
-            self.id,
-            self.version,
-            scale,
-            self.hysteresis,
-            self.norm,
-            self.fit_norm,
-            self.engagement_norm,
-            self.tier_names,
-            self.tier_mins,
+def _explanation(spec: ModelSpec, parts: _core.ExplanationParts) -> Explanation:
+    """The `Explanation` of what the core explained."""
+    criteria = tuple(
+        CriterionExplanation(
+            c.id,
+            c.kind,
+            c.score,
+            c.weight,
+            c.contribution,
+            tuple(SignalExplanation(s.id, s.points, s.count, s.last_hit) for s in c.signals),
+            c.evidence,
         )
-        behaviors = [
-            (
-                b.fingerprint,
-                b.half_life,
-                b.points,
-                b.contact_keep,
-                b.contact_window,
-                b.weight * scale,
-                b.saturation,
-                b.signal_ids,
-            )
-            for b in self.behaviors
-        ]
-        breadths = [(b.behavior, b.window, b.weight * scale, b.saturation) for b in self.breadths]
-        return head, behaviors, breadths, [_profile_spec(c) for c in self.profile], self.plan
-
-    def explanation(self, raw: _core.RawExplanation) -> Explanation:
-        """The `Explanation` of the core's explanation tuple."""
-        at, tier, total, fit, engagement, summary, raw_criteria = raw
-        criteria = tuple(
-            CriterionExplanation(
-                plan[3],  # id
-                plan[4],  # kind
-                score,
-                plan[5],  # weight
-                contribution,
-                tuple(SignalExplanation(*signal) for signal in signals),
-                evidence,
-            )
-            for plan, (score, contribution, signals, evidence) in zip(
-                self.plan, raw_criteria, strict=True
-            )
-        )
-        return Explanation(
-            model=self.id,
-            model_version=self.version,
-            at=at,
-            tier=tier,
-            total=total,
-            fit=fit,
-            engagement=engagement,
-            criteria=criteria,
-            summary=summary,
-        )
+        for c in parts.criteria
+    )
+    return Explanation(
+        model=spec.id,
+        model_version=spec.version,
+        at=parts.at,
+        tier=parts.tier,
+        total=parts.total,
+        fit=parts.fit,
+        engagement=parts.engagement,
+        criteria=criteria,
+        summary=parts.summary,
+    )
 
 
 # --- the engine ------------------------------------------------------------------------------
@@ -410,27 +184,10 @@ class Engine:
         ids = [m.id for m in self.models]
         if len(set(ids)) != len(ids):
             raise ScoringError(f"model ids must be unique: {ids}")
-        self._compiled = [_Compiled(m) for m in self.models]
-        self._by_id = {c.id: c for c in self._compiled}
-        # Per event type, the groups in model then criterion order, signals in model order: one
-        # group per behavioral criterion, holding its signals of that type.
-        groups: dict[str, list[tuple[int, int, list[_SignalSpec]]]] = {}
-        for index, compiled in enumerate(self._compiled):
-            for behavior in compiled.behaviors:
-                signals = behavior.criterion.signals
-                for event_type in dict.fromkeys(s.event for s in signals):
-                    group = [
-                        (
-                            k,
-                            s.daily_cap,
-                            s.points > 0.0,  # breadth counts only hits of positive-points signals
-                            [condition_spec(c) for c in s.where],
-                        )
-                        for k, s in enumerate(signals)
-                        if s.event == event_type
-                    ]
-                    groups.setdefault(event_type, []).append((index, behavior.position, group))
-        self._core = _core.Core([c.native() for c in self._compiled], groups, dedupe_window)
+        self._specs = [compile_model(m) for m in self.models]
+        self._by_id = {spec.id: spec for spec in self._specs}
+        self._index_of = {spec.id: index for index, spec in enumerate(self._specs)}
+        self._core = _core.Core(self._specs, signal_groups(self.models), dedupe_window)
 
     # --- account lifecycle -------------------------------------------------------------------
 
@@ -454,7 +211,7 @@ class Engine:
         version number until `rescore` runs: call it when `needs_rescore` says so. Raises
         `StateDecodeError` on a corrupt blob.
         """
-        blobs = [model_blobs.get(c.id) for c in self._compiled]
+        blobs = [model_blobs.get(spec.id) for spec in self._specs]
         try:
             return self._core.restore(account_id, meta, blobs, profile)
         except ValueError as err:
@@ -466,19 +223,18 @@ class Engine:
         First prunes what can never count again (dedupe entries older than the window, contacts
         older than their widest window); the profile is not included (the pipeline stores it).
         """
-        meta, blobs = self._core.dump(state)
-        return meta, {c.id: blob for c, blob in zip(self._compiled, blobs, strict=True)}
+        dumped = self._core.dump(state)
+        ids = (spec.id for spec in self._specs)
+        return dumped.meta, dict(zip(ids, dumped.blobs, strict=True))
 
     def dump_many(
         self, states: Sequence[AccountState], models: Sequence[str] | None = None
     ) -> DumpedStates:
-        """What a batch writes of `states`, in one call: for each, `dump` (pruning too) as the
-        entries of an account record (docs/redis-layout.md: `m` the meta, then each model's
-        blob named `s` + the model id's 4-byte hash), its due time and its standing under every
-        model, columnar (packed, so that a batch of accounts costs a few Python objects, not
-        several per account). With `models`, the records hold only those models' blobs (no
-        meta) and the standings are those models', in that order; the due time is still over
-        every model.
+        """What a batch writes of `states`, in one call: for each, `dump` (pruning too), its due
+        time and its standing under every model, columnar (packed, so that a batch of accounts
+        costs a few Python objects, not several per account and model): see
+        `scoring._core.DumpedStates`. With `models`, only those models' blobs (no meta blobs)
+        and standings, in that order; the due time is still over every model.
 
         Equal, state by state, to `dump`, `min` of `next_tier_change_time` over the models and
         `standing`; a state holding a tier one of the ranked models does not have is refused
@@ -486,8 +242,7 @@ class Engine:
         objects (each is borrowed to be pruned: RuntimeError otherwise).
         """
         chosen = None if models is None else [self._index(model) for model in models]
-        records, due_times, tiers, totals = self._core.dump_many(list(states), chosen)
-        return DumpedStates(records, due_times, tiers, totals)
+        return self._core.dump_many(list(states), chosen)
 
     def tier_indexes(self, states: Sequence[AccountState]) -> list[bytes]:
         """Per state, a byte per loaded model (load order): the index of the state's tier in
@@ -520,11 +275,9 @@ class Engine:
                 f"event {event.event_id} of {event.account_id} on {state.account_id}"
             )
         result = self._core.apply_event(state, event)
-        if result is None:
-            return _NO_CHANGE
-        if result is False:
-            return _DUPLICATE
-        return EventOutcome(duplicate=False, changes=self._changes(state, result, "event"))
+        if not result.changes:
+            return _DUPLICATE if result.duplicate else _NO_CHANGE
+        return EventOutcome(duplicate=False, changes=self._changes(state, result.changes, "event"))
 
     def apply_profile(self, state: AccountState, profile: Profile) -> tuple[TierChange, ...]:
         """Replace the account's whole profile, move the clock to max(clock, updated_at) and
@@ -556,19 +309,19 @@ class Engine:
 
     def score(self, state: AccountState, model_id: str, at: float | None = None) -> Score:
         """The score at max(clock, at) (at the clock when `at` is None); nothing is mutated."""
-        compiled = self._compiled_model(model_id)
+        spec = self._spec(model_id)
         t = _read_time(state, at)
-        total, fit, engagement, tier, scores = self._core.score(state, model_id, t)
+        parts = self._core.score(state, model_id, t)
         return Score(
             account_id=state.account_id,
-            model=compiled.id,
-            model_version=compiled.version,
-            total=total,
-            fit=fit,
-            engagement=engagement,
-            tier=tier,
+            model=spec.id,
+            model_version=spec.version,
+            total=parts.total,
+            fit=parts.fit,
+            engagement=parts.engagement,
+            tier=parts.tier,
             clock=t,
-            criteria={plan[3]: score for plan, score in zip(compiled.plan, scores, strict=True)},
+            criteria=dict(parts.criteria),
         )
 
     def standing(self, state: AccountState, model_id: str) -> tuple[str, float]:
@@ -578,13 +331,13 @@ class Engine:
         its clock: every input (`apply_event`, `apply_profile`, `evaluate`, `rescore`) does so,
         and a state restored from `dump` keeps the evaluation it was dumped with.
         """
-        self._compiled_model(model_id)
+        self._spec(model_id)
         return self._core.standing(state, model_id)
 
     def explain(self, state: AccountState, model_id: str, at: float | None = None) -> Explanation:
         """The explanation (SCORING.md section 4) at max(clock, at); nothing is mutated."""
-        compiled = self._compiled_model(model_id)
-        return compiled.explanation(self._core.explain(state, model_id, _read_time(state, at)))
+        spec = self._spec(model_id)
+        return _explanation(spec, self._core.explain(state, model_id, _read_time(state, at)))
 
     def score_lines(self, state: AccountState) -> bytes:
         """The account's output lines, one per model in load order, at its clock: exactly the
@@ -605,46 +358,46 @@ class Engine:
         itself when the state was not evaluated at its clock and an evaluation now would
         already change the tier.
         """
-        self._compiled_model(model_id)
+        self._spec(model_id)
         return self._core.next_tier_change_time(state, model_id)
 
     # --- internals ---------------------------------------------------------------------------
 
-    def _compiled_model(self, model_id: str) -> _Compiled:
-        compiled = self._by_id.get(model_id)
-        if compiled is None:
+    def _spec(self, model_id: str) -> ModelSpec:
+        spec = self._by_id.get(model_id)
+        if spec is None:
             raise UnknownModel(f"model {model_id!r} is not loaded")
-        return compiled
+        return spec
 
     def _index(self, model_id: str) -> int:
         """The model's place in load order (the core's index)."""
-        return self._compiled.index(self._compiled_model(model_id))
+        self._spec(model_id)
+        return self._index_of[model_id]
 
     def _changes(
-        self, state: AccountState, raw: list[_core.RawChange], cause: Cause
+        self, state: AccountState, parts: tuple[_core.TierChangeParts, ...], cause: Cause
     ) -> tuple[TierChange, ...]:
-        """`TierChange`s of the core's raw changes (rare: most evaluations change nothing)."""
-        if not raw:
+        """`TierChange`s of the core's changes (rare: most evaluations change nothing)."""
+        if not parts:
             return ()
         changes = []
-        for (index, seq, previous_tier, tier), numbers, snapshot in raw:
-            previous_total, total, fit, engagement, at = numbers
-            compiled = self._compiled[index]
+        for change in parts:
+            spec = self._specs[change.model]
             changes.append(
                 TierChange(
                     account_id=state.account_id,
-                    model=compiled.id,
-                    model_version=compiled.version,
-                    seq=seq,
-                    previous_tier=previous_tier,
-                    tier=tier,
-                    previous_total=previous_total,
-                    total=total,
-                    fit=fit,
-                    engagement=engagement,
+                    model=spec.id,
+                    model_version=spec.version,
+                    seq=change.seq,
+                    previous_tier=change.previous_tier,
+                    tier=change.tier,
+                    previous_total=change.previous_total,
+                    total=change.total,
+                    fit=change.fit,
+                    engagement=change.engagement,
                     cause=cause,
-                    at=at,
-                    _explanation=_DeferredExplanation(self._core, compiled, snapshot),
+                    at=change.at,
+                    _explanation=_DeferredExplanation(self._core, spec, change.snapshot),
                 )
             )
         return tuple(changes)

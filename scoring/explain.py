@@ -9,10 +9,9 @@ deterministic: ages are computed from the evaluation time passed in.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
-from scoring.timefmt import format_rfc3339
+from scoring import _core
 
 # The result types below are values: nothing changes one once built. They are not frozen because
 # a frozen dataclass builds about five times slower (each field goes through
@@ -93,4 +92,5 @@ class Explanation:
 
 
 def _time(epoch: float) -> str | None:
-    return format_rfc3339(epoch) if math.isfinite(epoch) else None
+    """RFC 3339, or None for a time that has none (-inf: no input yet)."""
+    return _core.format_rfc3339(epoch)

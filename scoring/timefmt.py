@@ -1,8 +1,14 @@
-"""RFC 3339 <-> Unix epoch seconds (UTC float), the one time representation inside `scoring`."""
+"""RFC 3339 <-> Unix epoch seconds (UTC float), the one time representation inside `scoring`.
+
+Times are written by the native core's formatter (`scoring._core.format_rfc3339`), the one
+home of that rule: explanations and the replay's lines, written in Rust, use it too.
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
+
+from scoring import _core
 
 DAY = 86_400.0
 
@@ -23,10 +29,13 @@ def parse_rfc3339(text: str) -> float:
 
 
 def format_rfc3339(epoch: float) -> str:
-    """Epoch seconds -> `2026-11-23T10:00:00.123456Z` (microseconds only when non-zero)."""
-    moment = datetime.fromtimestamp(epoch, tz=UTC)
-    text = moment.isoformat(timespec="microseconds" if moment.microsecond else "seconds")
-    return text.replace("+00:00", "Z")
+    """Epoch seconds -> `2026-11-23T10:00:00.123456Z` (microseconds, rounded half to even, only
+    when non-zero). Raises InvalidTimestamp for a time that is not finite or outside years 1 to
+    9999."""
+    text = _core.format_rfc3339(epoch)
+    if text is None:
+        raise InvalidTimestamp(f"no RFC 3339 date-time for epoch seconds {epoch!r}")
+    return text
 
 
 def utc_day(epoch: float) -> int:

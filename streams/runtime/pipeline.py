@@ -26,6 +26,7 @@ least once, always with the same `(account_id, model, seq)`.
 
 from __future__ import annotations
 
+import functools
 import struct
 import time
 from collections import Counter
@@ -56,6 +57,7 @@ from streams.store.state_store import (
     WrittenGroup,
     check_record_names,
     pack_profile,
+    record_name,
     unpack_profile,
 )
 
@@ -187,6 +189,33 @@ class Publisher(Protocol):
     async def publish(self, messages: Sequence[Outgoing]) -> None: ...
 
 
+def account_record(names: Sequence[bytes], values: Sequence[bytes], meta: bytes | None) -> bytes:
+    """An account record (as `pack_record` frames it) of its meta, when given, then the entries
+    `names[i]` = `values[i]`: one join per account, the commit path's framing."""
+    parts: list[bytes] = [] if meta is None else [_META_NAME, _varint(len(meta)), meta]
+    append = parts.append
+    for name, value in zip(names, values, strict=True):
+        append(name)
+        append(_varint(len(value)))
+        append(value)
+    return b"".join(parts)
+
+
+_META_NAME = record_name(META_FIELD)
+
+
+@functools.cache
+def _varint(length: int) -> bytes:
+    """An entry's length as the record writes it, an unsigned LEB128 varint (cached: blobs of
+    an account come in few lengths)."""
+    out = bytearray()
+    while length >= 0x80:
+        out.append(length & 0x7F | 0x80)
+        length >>= 7
+    out.append(length)
+    return bytes(out)
+
+
 @dataclass(slots=True)
 class BatchReport:
     """What one batch did, for logs, metrics and tests."""
@@ -233,8 +262,9 @@ class Pipeline:
         check_record_names(list(self.models))
         self._model_fields = {model: MODEL_FIELD_PREFIX + model for model in self.models}
         self._model_index = {model: index for index, model in enumerate(self.models)}
-        # What `Engine.dump_many`'s records hold, in order: an account written whole.
+        # The fields of an account written whole, in the order its record holds them.
         self._whole_fields = (META_FIELD, *self._model_fields.values())
+        self._record_names = {m: record_name(f) for m, f in self._model_fields.items()}
         # What `load` reads of an account: blobs of models not loaded are of no use.
         self._stored_fields = (META_FIELD, PROFILE_FIELD, *self._model_fields.values())
         # (partition, source) -> (token, applied offset) as committed under that token.
@@ -527,9 +557,20 @@ class Pipeline:
         written = []
         for models, account_ids in groups.items():
             dumped = self.engine.dump_many([states[a] for a in account_ids], models)
+            written_models = tuple(self.models) if models is None else models
+            names = tuple(self._record_names[m] for m in written_models)
+            metas = dumped.metas or [None] * len(account_ids)
+            records = [
+                account_record(names, blobs, meta)
+                for meta, blobs in zip(metas, dumped.blobs, strict=True)
+            ]
+            fields = (
+                self._whole_fields
+                if models is None
+                else tuple(self._model_fields[m] for m in models)
+            )
             # A byte per account and model, account by account: model m's are every n-th from m.
             loaded = b"".join([report.loaded_tiers.get(a, unknown) for a in account_ids])
-            names = tuple(self.models) if models is None else models
             rankings = [
                 Ranking(
                     model_id,
@@ -538,16 +579,9 @@ class Pipeline:
                     loaded[self._model_index[model_id] :: len(self.models)],
                     dumped.totals[column],
                 )
-                for column, model_id in enumerate(names)
+                for column, model_id in enumerate(written_models)
             ]
-            fields = (
-                self._whole_fields
-                if models is None
-                else tuple(self._model_fields[m] for m in models)
-            )
-            written.append(
-                WrittenGroup(account_ids, fields, dumped.records, dumped.due_times, rankings)
-            )
+            written.append(WrittenGroup(account_ids, fields, records, dumped.due_times, rankings))
         return CommitBatch.of_groups(written)
 
     def _by_account(

@@ -21,7 +21,6 @@ from hypothesis import strategies as st
 from scoring.engine import Engine, UnknownModel
 from scoring.model import Model, PropertyValue
 from scoring.state import AccountState
-from streams.store.state_store import pack_record, record_name
 from tests.unit.factories import (
     ACCOUNT,
     DAY,
@@ -236,11 +235,11 @@ def test_dump_many_equals_dump_due_time_and_standing_state_by_state(
 ) -> None:
     engine = Engine([properties_model(capped=True), scoring_md_model()])
     dumped = engine.dump_many([run(engine, events) for events in accounts])
+    assert dumped.metas is not None
     for i, events in enumerate(accounts):
         state = run(engine, events)
         meta, blobs = engine.dump(state)
-        entries = {b"m": meta} | {record_name(f"s:{m}"): blob for m, blob in blobs.items()}
-        assert dumped.records[i] == pack_record(entries)
+        assert (dumped.metas[i], dumped.blobs[i]) == (meta, tuple(blobs.values()))
         times = [engine.next_tier_change_time(state, m.id) for m in engine.models]
         due = struct.unpack_from("<d", dumped.due_times, 8 * i)[0]
         known = [t for t in times if t is not None]
@@ -249,20 +248,22 @@ def test_dump_many_equals_dump_due_time_and_standing_state_by_state(
             tier, total = engine.standing(state, scored.id)
             assert dumped.tiers[m][i] == [t.name for t in scored.tiers].index(tier)
             assert struct.unpack_from("<d", dumped.totals[m], 8 * i)[0] == total
+    assert len(dumped.metas) == len(dumped.blobs) == len(accounts)
     assert len(dumped.due_times) == 8 * len(accounts)
     assert [len(t) for t in dumped.tiers] == [len(accounts)] * 2
     assert [len(t) for t in dumped.totals] == [8 * len(accounts)] * 2
     # Some models only, in the order asked: their blobs (no meta), standings; the same due time.
     states = [run(engine, events) for events in accounts]
     some = engine.dump_many(states, ["new-business"])
+    assert some.metas is None
     assert some.due_times == dumped.due_times
     assert (some.tiers, some.totals) == (dumped.tiers[1:], dumped.totals[1:])
-    for state, record in zip(states, some.records, strict=True):
-        blob = engine.dump(state)[1]["new-business"]
-        assert record == pack_record({record_name("s:new-business"): blob})
-    assert engine.dump_many(states, []).records == [b""] * len(accounts)
+    for state, blobs in zip(states, some.blobs, strict=True):
+        assert blobs == (engine.dump(state)[1]["new-business"],)
+    assert engine.dump_many(states, []).blobs == ((),) * len(accounts)
     both = engine.dump_many(states, ["new-business", "nb"])  # in the order asked
     assert (both.tiers, both.totals) == (dumped.tiers[::-1], dumped.totals[::-1])
+    assert [b[::-1] for b in both.blobs] == list(dumped.blobs)
 
 
 def test_dump_many_refuses_a_model_it_does_not_have() -> None:

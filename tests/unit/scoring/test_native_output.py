@@ -12,16 +12,18 @@ import dataclasses
 import io
 import itertools
 import math
+from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
+import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from scoring import _core
 from scoring.engine import Engine, Score
 from scoring.state import AccountState
-from scoring.timefmt import format_rfc3339
+from scoring.timefmt import InvalidTimestamp, format_rfc3339
 from streams.model_files import load_model_files
 from streams.offline.replay import Replay
 from streams.offline.simulate import simulate
@@ -145,7 +147,16 @@ def test_floats_are_written_as_orjson_writes_them(value: float) -> None:
 @example(T0 - 0.0000005)
 @example(-0.5)
 def test_times_are_written_as_python_writes_them(epoch: float) -> None:
-    assert _core.format_rfc3339(epoch) == format_rfc3339(epoch)
+    moment = datetime.fromtimestamp(epoch, tz=UTC)
+    text = moment.isoformat(timespec="microseconds" if moment.microsecond else "seconds")
+    assert format_rfc3339(epoch) == text.replace("+00:00", "Z")
+
+
+@pytest.mark.parametrize("epoch", [math.inf, -math.inf, math.nan, 253_402_300_800.0])
+def test_a_time_without_a_date_time_is_refused(epoch: float) -> None:
+    assert _core.format_rfc3339(epoch) is None
+    with pytest.raises(InvalidTimestamp):
+        format_rfc3339(epoch)
 
 
 @given(st.floats(-10 * DAY, 400 * DAY))

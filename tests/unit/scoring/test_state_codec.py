@@ -20,8 +20,7 @@ from hypothesis import strategies as st
 from scoring import _core
 from scoring.engine import Engine
 from scoring.model import Tier
-from scoring.state import AccountState, StateDecodeError
-from streams.store.state_store import pack_record, record_name
+from scoring.state import CODEC_FORMAT, AccountState, StateDecodeError
 from tests.unit.factories import ACCOUNT, DAY, HOUR, T0, event, profile, scoring_md_model
 
 Snapshot = dict[str, Any]
@@ -82,18 +81,15 @@ def spec_time(t: float, anchor: int) -> bytes:
     return varint(2) + bits(t)
 
 
-# Format 2 stored 8-byte digests, of which the reader keeps the first 6: these 2 are dropped.
-WIDE_KEY_TAIL = b"\xa5\x5a"
-
-
-def spec_key(key: bytes, format_: int) -> bytes:
-    return key if format_ == 3 else key + WIDE_KEY_TAIL
-
-
-def spec_model_blob(ms: Snapshot, format_: int = 3) -> bytes:
-    """A model-state blob laid out as docs/state.md says (format 3, or 2: 8-byte digests)."""
+def spec_model_blob(ms: Snapshot) -> bytes:
+    """A model-state blob laid out as docs/state.md says."""
     tier = ms["tier"].encode()
-    parts = [bytes((format_,)), varint(ms["version"]), varint(ms["seq"]), bits(ms["last_total"])]
+    parts = [
+        bytes((CODEC_FORMAT,)),
+        varint(ms["version"]),
+        varint(ms["seq"]),
+        bits(ms["last_total"]),
+    ]
     parts += [bytes((len(tier),)), tier, bytes((len(ms["behaviors"]),))]
     for bs in ms["behaviors"]:
         signals = len(bs["sums"])
@@ -108,41 +104,14 @@ def spec_model_blob(ms: Snapshot, format_: int = 3) -> bytes:
         for k in caps:
             parts += [bytes((k,)), varint(bs["cap_today"][k]), varint(bs["cap_yesterday"][k])]
         for key, at in bs["contacts"].items():
-            parts += [spec_key(key, format_), spec_time(at, anchor)]
+            parts += [key, spec_time(at, anchor)]
     return b"".join(parts)
 
 
-def spec_meta_blob(clock: float, dedupe: dict[bytes, float], format_: int = 3) -> bytes:
+def spec_meta_blob(clock: float, dedupe: dict[bytes, float]) -> bytes:
     anchor = anchor_of(clock)
-    entries = (spec_key(key, format_) + spec_time(at, anchor) for key, at in dedupe.items())
-    return bytes((format_,)) + spec_time(clock, 0) + b"".join(entries)
-
-
-def legacy_model_blob(ms: Snapshot) -> bytes:
-    """A model-state blob as format 1 laid it out (docs/state.md), which is still read. Its
-    8-byte digests: a 6-byte key padded with zeros."""
-    tier = ms["tier"].encode()
-    parts = [struct.pack("<BIIdB", 1, ms["version"], ms["seq"], ms["last_total"], len(tier)), tier]
-    parts.append(bytes((len(ms["behaviors"]),)))
-    for bs in ms["behaviors"]:
-        signals = len(bs["sums"])
-        hits = [k for k in range(signals) if bs["sums"][k] != 0.0 or bs["streak"][k]]
-        caps = [k for k in range(signals) if bs["cap_today"][k] or bs["cap_yesterday"][k]]
-        head = (bs["fingerprint"], signals, bs["ref"], bs["cap_day"])
-        parts.append(struct.pack("<IBdiBBB", *head, len(hits), len(caps), len(bs["contacts"])))
-        parts.extend(
-            struct.pack("<BddH", k, bs["sums"][k], bs["last_hit"][k], bs["streak"][k]) for k in hits
-        )
-        parts.extend(
-            struct.pack("<BII", k, bs["cap_today"][k], bs["cap_yesterday"][k]) for k in caps
-        )
-        parts.extend(struct.pack("<8sd", key, at) for key, at in bs["contacts"].items())
-    return b"".join(parts)
-
-
-def legacy_meta_blob(clock: float, dedupe: dict[bytes, float]) -> bytes:
-    entries = (struct.pack("<8sd", key, at) for key, at in dedupe.items())
-    return struct.pack("<Bd", 1, clock) + b"".join(entries)
+    entries = (key + spec_time(at, anchor) for key, at in dedupe.items())
+    return bytes((CODEC_FORMAT,)) + spec_time(clock, 0) + b"".join(entries)
 
 
 def typical_account(engine: Engine) -> AccountState:
@@ -181,10 +150,10 @@ def test_typical_blob_sizes() -> None:
     meta, blobs = engine.dump(typical_account(engine))
     # Head 12 + "warm" 4 + 1; one behavioral criterion 11 + its ref 7 (ms since 1970); 4 signals
     # hit 4 * 10 + their times 1, 4, 4, 5 (ms after the ref); one capped counter 3; 2 contacts
-    # 2 * 6 + their times 4, 5: 17 + 18 + 54 + 3 + 21 = 113 (format 2: 117, format 1: 160).
+    # 2 * 6 + their times 4, 5: 17 + 18 + 54 + 3 + 21 = 113.
     assert len(blobs["new-business"]) == 113
-    # Format 3, the clock 7 (ms since 1970), four event ids 4 * 6 and their times 5, 5, 5, 1
-    # (ms before the clock): 48 (format 2: 56, format 1: 73).
+    # The format, the clock 7 (ms since 1970), four event ids 4 * 6 and their times 5, 5, 5, 1
+    # (ms before the clock): 48.
     assert len(meta) == 1 + 7 + 4 * 6 + 16
 
 
@@ -197,7 +166,6 @@ def test_one_demo_request_blob_sizes() -> None:
     # not capped) + its ref 7; the hit 11 (its time is the ref's): 17 + 16 + 11.
     assert len(blobs["new-business"]) == 44
     assert len(meta) == 1 + 7 + 6 + 1  # the clock, one event id and its time (the clock's)
-    assert len(legacy_model_blob(model_view(state, "new-business"))) == 62
 
 
 def test_dump_and_restore_continue_exactly_like_the_live_state() -> None:
@@ -244,16 +212,20 @@ def test_dump_prunes_dedupe_entries_older_than_the_window() -> None:
     [
         b"",
         b"\x04" + bytes(30),
-        b"\x01\x00",
-        b"\x02\x01",
-        b"\x02" + b"\xff" * 9 + b"\x02",
-        b"\x02" + b"\x80" * 10 + b"\x01",
-        b"\x02" + varint(2**32) + bytes(30),
+        b"\x01" + bytes(30),
+        b"\x02" + bytes(30),
+        b"\x03\x00",
+        b"\x03\x81",
+        b"\x03" + b"\xff" * 9 + b"\x02",
+        b"\x03" + b"\x80" * 10 + b"\x01",
+        b"\x03" + varint(2**32) + bytes(30),
         None,
     ],
     ids=[
         "empty",
         "unknown format",
+        "format 1",
+        "format 2",
         "truncated",
         "truncated varint",
         "varint over 64 bits",
@@ -275,20 +247,31 @@ def test_foreign_model_blobs_are_refused(blob: bytes | None) -> None:
     [
         b"",
         b"\x04" + bytes(8),
-        b"\x01" + bytes(8) + b"xyz",
-        b"\x02\x00" + bytes(7),  # a dedupe id cut short
-        b"\x02\x00" + bytes(8),  # an id without its time
-        b"\x02\x03",  # an unknown time tag
-        b"\x02\x06",  # tag 2 (a double) with a count
-        b"\x02\x02" + bytes(7),  # a double cut short
-        b"\x03\x00" + bytes(5),  # a format 3 dedupe id cut short
-        b"\x02" + varint(zigzag(2**53 + 1) << 2),  # a count no double holds exactly
-        b"\x02" + varint(zigzag(-(2**53) - 1) << 2 | 1),
+        b"\x01" + bytes(8),  # formats 1 and 2 (8-byte digests) are not read
+        b"\x02\x00" + bytes(8),
+        b"\x03\x00" + bytes(5),  # a dedupe id cut short
+        b"\x03\x00" + bytes(6),  # an id without its time
+        b"\x03\x03",  # an unknown time tag
+        b"\x03\x06",  # tag 2 (a double) with a count
+        b"\x03\x02" + bytes(7),  # a double cut short
+        b"\x03" + varint(zigzag(2**53 + 1) << 2),  # a count no double holds exactly
+        b"\x03" + varint(zigzag(-(2**53) - 1) << 2 | 1),
     ],
 )
 def test_foreign_meta_blobs_are_refused(blob: bytes) -> None:
     with pytest.raises(StateDecodeError):
         Engine([scoring_md_model()]).restore(ACCOUNT, blob, {}, None)
+
+
+def test_another_format_is_refused_naming_it_and_the_one_this_version_reads() -> None:
+    engine = Engine([scoring_md_model()])
+    blob = bytearray(engine.dump(engine.new_account(ACCOUNT))[1]["new-business"])
+    blob[0] = 2
+    expected = "unknown model state format 2: this version reads format 3 only"
+    with pytest.raises(StateDecodeError, match=expected):
+        engine.restore(ACCOUNT, None, {"new-business": bytes(blob)}, None)
+    with pytest.raises(StateDecodeError, match="unknown account meta format 1: .* format 3 only"):
+        engine.restore(ACCOUNT, b"\x01" + bytes(8), {}, None)
 
 
 @pytest.mark.parametrize(
@@ -315,7 +298,7 @@ def test_a_varint_beyond_its_fields_range_is_refused(field: str, value: int, mes
 def test_a_streak_over_its_cap_is_refused() -> None:
     engine = Engine([scoring_md_model()])
     view = model_view(engine.new_account(ACCOUNT), "new-business")
-    view["behaviors"][0]["streak"][0] = 0x10000  # format 1 could not even hold it
+    view["behaviors"][0]["streak"][0] = 0x10000
     with pytest.raises(StateDecodeError, match="streak 65536 over 65535"):
         engine.restore(ACCOUNT, None, {"new-business": spec_model_blob(view)}, None)
 
@@ -324,8 +307,9 @@ def test_a_signal_index_outside_the_criterion_is_refused() -> None:
     engine = Engine([scoring_md_model()])
     view = model_view(engine.new_account(ACCOUNT), "new-business")
     view["behaviors"][0]["streak"][0] = 1
-    blob = bytearray(legacy_model_blob(view))
-    blob[-19] = 200  # the one hit's signal index
+    blob = bytearray(spec_model_blob(view))
+    # The one hit, last: its signal index, sum (8 bytes), last hit (1: the ref's) and streak (1).
+    blob[-11] = 200
     with pytest.raises(StateDecodeError, match="out of range"):
         engine.restore(ACCOUNT, None, {"new-business": bytes(blob)}, None)
 
@@ -357,13 +341,12 @@ def test_dump_many_of_a_new_account_is_its_dump_lowest_tiers_and_no_due_time() -
     state = engine.new_account(ACCOUNT)
     dumped = engine.dump_many([state])
     meta, blobs = engine.dump(engine.new_account(ACCOUNT))
-    entries = {b"m": meta, record_name("s:new-business"): blobs["new-business"]}
-    assert dumped.records == [pack_record(entries)]
+    assert (dumped.metas, dumped.blobs) == ((meta,), ((blobs["new-business"],),))
     assert math.isnan(struct.unpack("<d", dumped.due_times)[0])
     assert engine.next_tier_change_time(state, "new-business") is None
     assert (dumped.tiers, dumped.totals) == (
-        [bytes([2])],  # cold, the lowest of hot, warm, cold
-        [struct.pack("<d", engine.standing(state, "new-business")[1])],
+        (bytes([2]),),  # cold, the lowest of hot, warm, cold
+        (struct.pack("<d", engine.standing(state, "new-business")[1]),),
     )
 
 
@@ -459,21 +442,6 @@ def behavior_with_times(times_: list[float]) -> Snapshot:
     }
 
 
-@settings(max_examples=150, deadline=None)
-@given(model_states())
-def test_any_format_1_model_state_is_read_and_rewritten_in_format_3(ms: Snapshot) -> None:
-    assert snapshot(_core.model_state_view(legacy_model_blob(ms))) == ms
-    assert _core.reencode_model_state(legacy_model_blob(ms)) == spec_model_blob(ms)
-
-
-@settings(max_examples=150, deadline=None)
-@given(model_states())
-def test_any_format_2_model_state_is_read_and_rewritten_in_format_3(ms: Snapshot) -> None:
-    wide = spec_model_blob(ms, format_=2)
-    assert snapshot(_core.model_state_view(wide)) == ms
-    assert _core.reencode_model_state(wide) == spec_model_blob(ms)
-
-
 any_time = st.one_of(times, st.sampled_from([float("-inf"), float("inf"), float("nan")]))
 meta_args = (any_time, st.dictionaries(st.binary(min_size=6, max_size=6), any_time, max_size=20))
 
@@ -488,29 +456,6 @@ def test_any_account_meta_round_trips(clock: float, dedupe: dict[bytes, float]) 
     assert {key: bits(at) for key, at in read_dedupe.items()} == {
         key: bits(at) for key, at in dedupe.items()
     }
-
-
-@settings(max_examples=100, deadline=None)
-@given(*meta_args)
-def test_any_format_1_account_meta_is_read(clock: float, dedupe: dict[bytes, float]) -> None:
-    read_clock, read_dedupe = _core.meta_view(legacy_meta_blob(clock, dedupe))
-    assert bits(read_clock) == bits(clock)
-    assert {key: bits(at) for key, at in read_dedupe.items()} == {
-        key: bits(at) for key, at in dedupe.items()
-    }
-    assert _core.reencode_meta(legacy_meta_blob(clock, dedupe)) == spec_meta_blob(clock, dedupe)
-
-
-@settings(max_examples=100, deadline=None)
-@given(*meta_args)
-def test_any_format_2_account_meta_is_read(clock: float, dedupe: dict[bytes, float]) -> None:
-    wide = spec_meta_blob(clock, dedupe, format_=2)
-    read_clock, read_dedupe = _core.meta_view(wide)
-    assert bits(read_clock) == bits(clock)
-    assert {key: bits(at) for key, at in read_dedupe.items()} == {
-        key: bits(at) for key, at in dedupe.items()
-    }
-    assert _core.reencode_meta(wide) == spec_meta_blob(clock, dedupe)
 
 
 @pytest.mark.parametrize(
