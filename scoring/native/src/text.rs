@@ -240,3 +240,53 @@ fn push_digits(out: &mut String, n: u32, width: u32) {
         out.push(char::from(b'0' + (n / 10u32.pow(place) % 10) as u8));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ages_take_the_largest_whole_unit() {
+        assert_eq!(format_age(-5.0), "0s");
+        assert_eq!(format_age(59.999), "59s");
+        assert_eq!(format_age(3600.0), "1h");
+        assert_eq!(format_age(2.5 * 86400.0), "2d");
+    }
+
+    #[test]
+    fn numbers_are_grouped_by_thousands() {
+        assert_eq!(format_int(-1_234_567), "-1,234,567");
+        assert_eq!(format_float_number(1200.0), "1,200");
+        assert_eq!(format_float_number(1234.5), "1,234.5");
+    }
+
+    #[test]
+    fn times_are_rfc3339_in_utc_with_microseconds_when_not_zero() {
+        assert_eq!(
+            format_rfc3339(1_795_000_000.0).as_deref(),
+            Some("2026-11-18T11:06:40Z")
+        );
+        assert_eq!(
+            format_rfc3339(1_795_000_000.123456).as_deref(),
+            Some("2026-11-18T11:06:40.123456Z")
+        );
+        assert_eq!(
+            format_rfc3339(-0.5).as_deref(),
+            Some("1969-12-31T23:59:59.500000Z")
+        );
+        assert_eq!(format_rfc3339(f64::NEG_INFINITY), None);
+        assert_eq!(format_rfc3339(253_402_300_800.0), None, "year 10000");
+    }
+
+    #[test]
+    fn floats_are_written_as_orjson_writes_them() {
+        let written = |v: f64| {
+            let mut out = String::new();
+            json_float(&mut out, v);
+            out
+        };
+        assert_eq!(written(1.0), "1.0");
+        assert_eq!(written(0.1 + 0.2), "0.30000000000000004");
+        assert_eq!(written(f64::NAN), "null");
+    }
+}
