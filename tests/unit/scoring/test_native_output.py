@@ -9,11 +9,9 @@ core's JSON, float, time and text formatting are the ones Python consumers see.
 from __future__ import annotations
 
 import dataclasses
-import io
 import itertools
 import math
 from datetime import UTC, datetime
-from pathlib import Path
 
 import orjson
 import pytest
@@ -24,12 +22,7 @@ from scoring import _core
 from scoring.engine import Engine, Score
 from scoring.state import AccountState
 from scoring.timefmt import InvalidTimestamp, format_rfc3339
-from streams.model_files import load_model_files
-from streams.offline.replay import Replay
-from streams.offline.simulate import simulate
 from tests.unit.factories import ACCOUNT, DAY, HOUR, T0, event, profile, scoring_md_model
-
-ROOT = Path(__file__).resolve().parents[3]
 
 
 def score_line(score: Score, explanation: dict[str, object]) -> dict[str, object]:
@@ -56,17 +49,6 @@ def python_lines(engine: Engine, state: AccountState) -> bytes:
         )
         for m in engine.models
     )
-
-
-def test_lines_of_a_simulated_market_equal_pythons(tmp_path: Path) -> None:
-    models = load_model_files([ROOT / "deploy/models"])
-    profiles, events = simulate(300, 6_000, end=T0 + 30 * DAY, seed=5).write(tmp_path)
-    replay = Replay(models, lambda change: None, io.StringIO())
-    replay.apply_profiles(profiles)
-    replay.apply_events(events)
-    assert len(replay.states) == 300 and replay.summary.events > 5_000
-    for state in replay.states.values():
-        assert replay.engine.score_lines(state) == python_lines(replay.engine, state)
 
 
 ids = itertools.count()
