@@ -6,11 +6,12 @@ import re
 from collections.abc import Mapping
 from typing import Final
 
+from scoring.decode import TYPE_PATTERN
 from scoring.model import ConditionOp, ProfileKind
 
 MODEL_ID: Final = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
 NAME_ID: Final = re.compile(r"[a-z0-9_][a-z0-9_-]{0,63}")  # criterion and signal ids
-EVENT_TYPE: Final = re.compile(r"[a-z][a-z0-9_]{0,63}")
+EVENT_TYPE: Final = re.compile(TYPE_PATTERN)  # what an event's `type` may be, so a signal can match
 DEFAULT_SCALE: Final = 10.0
 TOTAL_MAX: Final = 100.0  # the total lies in [0, 100]: a tier min above it is unreachable
 
