@@ -24,16 +24,15 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, TypeGuard
+from typing import Any, TypeGuard
 
 import orjson
 
 from scoring import _core
+from scoring.errors import DeadLetterCode
 from scoring.messages import NO_PROPERTIES, Event, Profile
 from scoring.model import PropertyValue
 from scoring.timefmt import InvalidTimestamp, parse_rfc3339
-
-RejectCode = Literal["invalid_json", "schema_violation", "too_large", "future_timestamp"]
 
 MAX_EVENT_BYTES = 65_536
 MAX_PROFILE_BYTES = 1_048_576  # Kafka's default message.max.bytes: nothing larger can arrive
@@ -82,7 +81,7 @@ _MAX_REMEMBERED_TYPES = 1024
 class Rejection:
     """Why a message was refused: `code` for metrics and routing, `detail` for people."""
 
-    code: RejectCode
+    code: DeadLetterCode
     detail: str
 
 
@@ -107,7 +106,7 @@ def decode_event(
     try:
         obj = orjson.loads(raw)
     except orjson.JSONDecodeError as err:
-        return Rejection("invalid_json", f"$: not UTF-8 JSON ({err})")
+        return Rejection(DeadLetterCode.INVALID_JSON, f"$: not UTF-8 JSON ({err})")
     # `obj` is ours alone, so the event may keep its `properties` without a copy.
     return _checked_event(obj, now, max_future_skew, copy_properties=False)
 
@@ -128,7 +127,7 @@ def _checked_event(
     try:
         event = _event(obj, copy_properties)
     except _Violation as violation:
-        return Rejection("schema_violation", str(violation))
+        return Rejection(DeadLetterCode.SCHEMA_VIOLATION, str(violation))
     return _in_time(event, now, max_future_skew)
 
 
@@ -136,7 +135,7 @@ def _in_time(event: Event, now: float | None, max_future_skew: float) -> Event |
     """The event, or `future_timestamp` when it is more than the skew ahead of `now`."""
     if now is not None and event.occurred_at > now + max_future_skew:
         return Rejection(
-            "future_timestamp",
+            DeadLetterCode.FUTURE_TIMESTAMP,
             f"occurred_at: more than {max_future_skew:g} s ahead of the wall clock",
         )
     return event
@@ -149,7 +148,7 @@ def decode_profile(raw: bytes) -> Profile | Rejection:
     try:
         obj = orjson.loads(raw)
     except orjson.JSONDecodeError as err:
-        return Rejection("invalid_json", f"$: not UTF-8 JSON ({err})")
+        return Rejection(DeadLetterCode.INVALID_JSON, f"$: not UTF-8 JSON ({err})")
     return profile_from_mapping(obj)
 
 
@@ -162,7 +161,7 @@ def profile_from_mapping(obj: object) -> Profile | Rejection:
     try:
         return _profile(obj)
     except _Violation as violation:
-        return Rejection("schema_violation", str(violation))
+        return Rejection(DeadLetterCode.SCHEMA_VIOLATION, str(violation))
 
 
 def stored_profile(raw: bytes) -> Profile | None:
@@ -185,7 +184,7 @@ def stored_profile(raw: bytes) -> Profile | None:
 
 
 def _too_large(size: int, limit: int) -> Rejection:
-    return Rejection("too_large", f"$: {size} bytes, more than the {limit} allowed")
+    return Rejection(DeadLetterCode.TOO_LARGE, f"$: {size} bytes, more than the {limit} allowed")
 
 
 def _event(obj: object, copy_properties: bool) -> Event:

@@ -32,6 +32,7 @@ from scoring.decode import (
     profile_from_mapping,
     stored_profile,
 )
+from scoring.errors import DeadLetterCode
 from scoring.messages import NO_PROPERTIES, Event, Profile
 from scoring.timefmt import parse_rfc3339
 
@@ -297,7 +298,7 @@ def test_invalid_json_for_bytes_that_are_not_utf8_json() -> None:
 def test_json_that_is_not_an_object_is_a_schema_violation() -> None:
     for raw in [b"[]", b"42", b'"event"', b"null"]:
         assert _rejection(decode_event(raw)) == Rejection(
-            "schema_violation", "$: must be a JSON object"
+            DeadLetterCode.SCHEMA_VIOLATION, "$: must be a JSON object"
         )
         assert _rejection(decode_profile(raw)).code == "schema_violation"
 
@@ -319,7 +320,7 @@ def test_future_timestamp_beyond_now_plus_skew() -> None:
     assert _event(raw)  # now=None: offline replay, no wall clock
     late = _rejection(decode_event(raw, now=NOON_UTC - 0.001))
     assert late == Rejection(
-        "future_timestamp", "occurred_at: more than 300 s ahead of the wall clock"
+        DeadLetterCode.FUTURE_TIMESTAMP, "occurred_at: more than 300 s ahead of the wall clock"
     )
     assert _rejection(decode_event(raw, now=NOON_UTC, max_future_skew=299.5)).code == (
         "future_timestamp"
@@ -380,7 +381,7 @@ def test_detail_names_the_field_and_the_rule(fields: dict[str, Any], detail: str
 def test_booleans_are_not_numbers_where_numbers_are_required() -> None:
     raw = b'{"account_id": "a", "updated_at": "2026-11-23T12:00:00Z", "employees": true}'
     assert _rejection(decode_profile(raw)) == Rejection(
-        "schema_violation", "employees: must be a number or null"
+        DeadLetterCode.SCHEMA_VIOLATION, "employees: must be a number or null"
     )
     event = _event(_event_bytes(properties={"gated": True, "n": 2, "x": 0.5, "s": "t"}))
     assert event.properties == {"gated": True, "n": 2, "x": 0.5, "s": "t"}
