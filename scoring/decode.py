@@ -2,8 +2,12 @@
 
 The checks here are a hand-written copy of `schemas/behavioral-event.v1.schema.json` and
 `schemas/account-profile.v1.schema.json`, compiled once at import: jsonschema is far too slow for
-the hot path and is used only by the tests, which prove that this module accepts exactly what the
-schemas accept (tests/unit/scoring/test_decode.py). Change a schema and this module together.
+the hot path and is used only by the tests. The limits and patterns below are constants rather
+than read from the schemas because the schemas are the contract other teams read at the top of
+the repository, not data of this package, and the native decoder needs the same numbers at
+compile time anyway; tests/unit/schemas/test_schema_drift.py fails when any copy (Python or Rust)
+differs from the schemas, and tests/unit/scoring/test_decode.py proves on generated messages that
+this module accepts exactly what the schemas accept.
 
 Contract:
 - Errors are values: every public function returns a `Rejection` instead of raising.
@@ -41,8 +45,8 @@ MAX_ID_LENGTH = 128
 MAX_DOMAIN_LENGTH = 253
 DEFAULT_MAX_FUTURE_SKEW = 300.0
 
-# The schemas' patterns, verbatim (a test compares them). Each ends in `$(?!\n)`: Python's `$`
-# also matches before a final newline, ECMA-262's does not; the look-ahead makes both mean "end".
+# The schemas' patterns, verbatim. Each ends in `$(?!\n)`: Python's `$` also matches before a
+# final newline, ECMA-262's does not; the look-ahead makes both mean "end".
 TYPE_PATTERN = r"^[a-z][a-z0-9_]{0,63}$(?!\n)"
 TIMESTAMP_PATTERN = (
     r"^[1-9][0-9]{3}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])"
