@@ -44,7 +44,7 @@ from scoring.state import AccountState, StateDecodeError
 from scoring.timefmt import format_rfc3339
 from streams.runtime.metrics import Metrics
 from streams.runtime.state_cache import StateCache
-from streams.store.state_store import (
+from streams.store.commit import (
     UNKNOWN_TIER,
     AccountWrite,
     CommitBatch,
@@ -52,12 +52,11 @@ from streams.store.state_store import (
     Fenced,
     Rank,
     Ranking,
-    StateStore,
     WrittenGroup,
-    check_record_names,
-    pack_profile,
-    unpack_profile,
 )
+from streams.store.profiles import pack_profile, unpack_profile
+from streams.store.records import check_record_names
+from streams.store.state_store import StateStore
 
 META_FIELD = "m"
 PROFILE_FIELD = "p"

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from scoring.engine import Engine, UnknownModel
 from scoring.model import Model, PropertyValue
 from scoring.state import AccountState
-from streams.store.state_store import pack_record, record_name
+from streams.store.records import pack_record, record_name
 from tests.unit.factories import (
     ACCOUNT,
     DAY,

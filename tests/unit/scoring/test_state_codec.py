@@ -21,7 +21,7 @@ from scoring import _core
 from scoring.engine import Engine
 from scoring.model import Tier
 from scoring.state import AccountState, StateDecodeError
-from streams.store.state_store import pack_record, record_name
+from streams.store.records import pack_record, record_name
 from tests.unit.factories import ACCOUNT, DAY, HOUR, T0, event, profile, scoring_md_model
 
 Snapshot = dict[str, Any]
