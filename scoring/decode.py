@@ -2,8 +2,12 @@
 
 The checks here are a hand-written copy of `schemas/behavioral-event.v1.schema.json` and
 `schemas/account-profile.v1.schema.json`, compiled once at import: jsonschema is far too slow for
-the hot path and is used only by the tests, which prove that this module accepts exactly what the
-schemas accept (tests/unit/scoring/test_decode.py). Change a schema and this module together.
+the hot path and is used only by the tests. The limits and patterns below are constants rather
+than read from the schemas because the schemas are the contract other teams read at the top of
+the repository, not data of this package, and the native decoder needs the same numbers at
+compile time anyway; tests/unit/schemas/test_schema_drift.py fails when any copy (Python or Rust)
+differs from the schemas, and tests/unit/scoring/test_decode.py proves on generated messages that
+this module accepts exactly what the schemas accept.
 
 Contract:
 - Errors are values: every public function returns a `Rejection` instead of raising.
@@ -24,16 +28,15 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, TypeGuard
+from typing import Any, TypeGuard
 
 import orjson
 
 from scoring import _core
+from scoring.errors import DeadLetterCode
 from scoring.messages import NO_PROPERTIES, Event, Profile
 from scoring.model import PropertyValue
 from scoring.timefmt import InvalidTimestamp, parse_rfc3339
-
-RejectCode = Literal["invalid_json", "schema_violation", "too_large", "future_timestamp"]
 
 MAX_EVENT_BYTES = 65_536
 MAX_PROFILE_BYTES = 1_048_576  # Kafka's default message.max.bytes: nothing larger can arrive
@@ -42,8 +45,8 @@ MAX_ID_LENGTH = 128
 MAX_DOMAIN_LENGTH = 253
 DEFAULT_MAX_FUTURE_SKEW = 300.0
 
-# The schemas' patterns, verbatim (a test compares them). Each ends in `$(?!\n)`: Python's `$`
-# also matches before a final newline, ECMA-262's does not; the look-ahead makes both mean "end".
+# The schemas' patterns, verbatim. Each ends in `$(?!\n)`: Python's `$` also matches before a
+# final newline, ECMA-262's does not; the look-ahead makes both mean "end".
 TYPE_PATTERN = r"^[a-z][a-z0-9_]{0,63}$(?!\n)"
 TIMESTAMP_PATTERN = (
     r"^[1-9][0-9]{3}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])"
@@ -82,7 +85,7 @@ _MAX_REMEMBERED_TYPES = 1024
 class Rejection:
     """Why a message was refused: `code` for metrics and routing, `detail` for people."""
 
-    code: RejectCode
+    code: DeadLetterCode
     detail: str
 
 
@@ -107,7 +110,7 @@ def decode_event(
     try:
         obj = orjson.loads(raw)
     except orjson.JSONDecodeError as err:
-        return Rejection("invalid_json", f"$: not UTF-8 JSON ({err})")
+        return Rejection(DeadLetterCode.INVALID_JSON, f"$: not UTF-8 JSON ({err})")
     # `obj` is ours alone, so the event may keep its `properties` without a copy.
     return _checked_event(obj, now, max_future_skew, copy_properties=False)
 
@@ -128,7 +131,7 @@ def _checked_event(
     try:
         event = _event(obj, copy_properties)
     except _Violation as violation:
-        return Rejection("schema_violation", str(violation))
+        return Rejection(DeadLetterCode.SCHEMA_VIOLATION, str(violation))
     return _in_time(event, now, max_future_skew)
 
 
@@ -136,7 +139,7 @@ def _in_time(event: Event, now: float | None, max_future_skew: float) -> Event |
     """The event, or `future_timestamp` when it is more than the skew ahead of `now`."""
     if now is not None and event.occurred_at > now + max_future_skew:
         return Rejection(
-            "future_timestamp",
+            DeadLetterCode.FUTURE_TIMESTAMP,
             f"occurred_at: more than {max_future_skew:g} s ahead of the wall clock",
         )
     return event
@@ -149,7 +152,7 @@ def decode_profile(raw: bytes) -> Profile | Rejection:
     try:
         obj = orjson.loads(raw)
     except orjson.JSONDecodeError as err:
-        return Rejection("invalid_json", f"$: not UTF-8 JSON ({err})")
+        return Rejection(DeadLetterCode.INVALID_JSON, f"$: not UTF-8 JSON ({err})")
     return profile_from_mapping(obj)
 
 
@@ -162,7 +165,7 @@ def profile_from_mapping(obj: object) -> Profile | Rejection:
     try:
         return _profile(obj)
     except _Violation as violation:
-        return Rejection("schema_violation", str(violation))
+        return Rejection(DeadLetterCode.SCHEMA_VIOLATION, str(violation))
 
 
 def stored_profile(raw: bytes) -> Profile | None:
@@ -185,7 +188,7 @@ def stored_profile(raw: bytes) -> Profile | None:
 
 
 def _too_large(size: int, limit: int) -> Rejection:
-    return Rejection("too_large", f"$: {size} bytes, more than the {limit} allowed")
+    return Rejection(DeadLetterCode.TOO_LARGE, f"$: {size} bytes, more than the {limit} allowed")
 
 
 def _event(obj: object, copy_properties: bool) -> Event:

@@ -1,8 +1,24 @@
-"""The one exception family of the scoring domain."""
+"""The errors of the scoring domain: its one exception family, and the dead-letter codes."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
+
+
+class DeadLetterCode(StrEnum):
+    """Why a message went to the dead-letter topic: the `scorer.error.code` header
+    (schemas/dead-letter.v1.schema.json lists the same values; a test compares them).
+
+    `scoring.decode` refuses with the first four; the pipeline adds `UNKNOWN_ACCOUNT`. A member
+    is a `str`, so it goes into headers and metric labels as its value.
+    """
+
+    INVALID_JSON = "invalid_json"  # not UTF-8 JSON
+    SCHEMA_VIOLATION = "schema_violation"  # JSON that breaks the schema, or is no object
+    TOO_LARGE = "too_large"  # more bytes than the message's limit (64 KiB for an event)
+    FUTURE_TIMESTAMP = "future_timestamp"  # occurred_at more than the skew ahead of the clock
+    UNKNOWN_ACCOUNT = "unknown_account"  # keyed by a domain that no profile names
 
 
 class ScoringError(Exception):

@@ -17,7 +17,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from streams.settings import Settings
-from streams.store.state_store import connect_redis
+from streams.store.client import connect_redis
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 

@@ -18,7 +18,8 @@ from streams.runtime.metrics import Metrics
 from streams.runtime.pipeline import Pipeline
 from streams.runtime.worker import EVENTS, PROFILES, SCORE_CHANGES
 from streams.settings import Settings
-from streams.store.state_store import StateStore, connect_redis
+from streams.store.client import connect_redis
+from streams.store.state_store import StateStore
 
 
 @dataclass(slots=True)

@@ -26,7 +26,6 @@ least once, always with the same `(account_id, model, seq)`.
 
 from __future__ import annotations
 
-import functools
 import struct
 import time
 from collections import Counter
@@ -45,7 +44,7 @@ from scoring.state import AccountState, StateDecodeError
 from scoring.timefmt import format_rfc3339
 from streams.runtime.metrics import Metrics
 from streams.runtime.state_cache import StateCache
-from streams.store.state_store import (
+from streams.store.commit import (
     UNKNOWN_TIER,
     AccountWrite,
     CommitBatch,
@@ -53,13 +52,11 @@ from streams.store.state_store import (
     Fenced,
     Rank,
     Ranking,
-    StateStore,
     WrittenGroup,
-    check_record_names,
-    pack_profile,
-    record_name,
-    unpack_profile,
 )
+from streams.store.profiles import pack_profile, unpack_profile
+from streams.store.records import check_record_names, pack_account_record
+from streams.store.state_store import StateStore
 
 META_FIELD = "m"
 PROFILE_FIELD = "p"
@@ -189,33 +186,6 @@ class Publisher(Protocol):
     async def publish(self, messages: Sequence[Outgoing]) -> None: ...
 
 
-def account_record(names: Sequence[bytes], values: Sequence[bytes], meta: bytes | None) -> bytes:
-    """An account record (as `pack_record` frames it) of its meta, when given, then the entries
-    `names[i]` = `values[i]`: one join per account, the commit path's framing."""
-    parts: list[bytes] = [] if meta is None else [_META_NAME, _varint(len(meta)), meta]
-    append = parts.append
-    for name, value in zip(names, values, strict=True):
-        append(name)
-        append(_varint(len(value)))
-        append(value)
-    return b"".join(parts)
-
-
-_META_NAME = record_name(META_FIELD)
-
-
-@functools.cache
-def _varint(length: int) -> bytes:
-    """An entry's length as the record writes it, an unsigned LEB128 varint (cached: blobs of
-    an account come in few lengths)."""
-    out = bytearray()
-    while length >= 0x80:
-        out.append(length & 0x7F | 0x80)
-        length >>= 7
-    out.append(length)
-    return bytes(out)
-
-
 @dataclass(slots=True)
 class BatchReport:
     """What one batch did, for logs, metrics and tests."""
@@ -264,7 +234,6 @@ class Pipeline:
         self._model_index = {model: index for index, model in enumerate(self.models)}
         # The fields of an account written whole, in the order its record holds them.
         self._whole_fields = (META_FIELD, *self._model_fields.values())
-        self._record_names = {m: record_name(f) for m, f in self._model_fields.items()}
         # What `load` reads of an account: blobs of models not loaded are of no use.
         self._stored_fields = (META_FIELD, PROFILE_FIELD, *self._model_fields.values())
         # (partition, source) -> (token, applied offset) as committed under that token.
@@ -558,10 +527,9 @@ class Pipeline:
         for models, account_ids in groups.items():
             dumped = self.engine.dump_many([states[a] for a in account_ids], models)
             written_models = tuple(self.models) if models is None else models
-            names = tuple(self._record_names[m] for m in written_models)
             metas = dumped.metas or [None] * len(account_ids)
             records = [
-                account_record(names, blobs, meta)
+                pack_account_record(meta, zip(written_models, blobs, strict=True))
                 for meta, blobs in zip(metas, dumped.blobs, strict=True)
             ]
             fields = (

@@ -42,7 +42,8 @@ from streams.runtime.metrics import Metrics
 from streams.runtime.pipeline import BatchReport, Destination, Incoming, Outgoing, Pipeline
 from streams.runtime.state_cache import StateCache
 from streams.settings import Settings
-from streams.store.state_store import StateStore, connect_redis
+from streams.store.client import connect_redis
+from streams.store.state_store import StateStore
 
 log = logging.getLogger("scorer.worker")
 
@@ -265,34 +266,8 @@ class Worker:
             tokens[partition] = await self.retry(
                 "take fence", functools.partial(self.store.take_fence, partition)
             )
-        # Before the partitions' first read (an account not in its hash would start empty), in
-        # one walk of the keyspace for all of them.
-        moved = await self.retry(
-            "move account hashes", functools.partial(self.store.move_account_hashes, tokens)
-        )
-        if moved:
-            log.info(
-                "partitions %s: moved %d accounts from a hash each into the account hashes "
-                "(once, after an upgrade)",
-                taken,
-                moved,
-            )
         for partition in taken:
             token = tokens[partition]
-            # Before the partition's first commit: a bucket's entries must be the newer ones.
-            moved = await self.retry(
-                "move whole sorted sets",
-                functools.partial(
-                    self.store.move_whole_sorted_sets, partition, token, self.rankings
-                ),
-            )
-            if moved:
-                log.info(
-                    "partition %d: moved %d entries of its due and ranking sets into buckets "
-                    "(once, after an upgrade)",
-                    partition,
-                    moved,
-                )
             await self.retry(
                 "forget other versions",
                 functools.partial(self.store.forget_other_versions, partition, self.versions),

@@ -69,17 +69,12 @@ from streams.runtime.metrics import Metrics
 from streams.runtime.pipeline import Outgoing, Pipeline
 from streams.runtime.processes import FEW_COLLECTIONS
 from streams.runtime.worker import account_partition
-from streams.store.state_store import (
-    ACCOUNT_BUCKETS,
-    COMMIT_SCRIPT,
-    AccountWrite,
-    Committed,
-    PartitionKeys,
-    Rank,
-    StateStore,
-    account_bucket,
-    connect_redis,
-)
+from streams.store.client import connect_redis
+from streams.store.commit import AccountWrite, Committed, Rank
+from streams.store.keys import PartitionKeys
+from streams.store.records import ACCOUNT_BUCKETS, account_bucket
+from streams.store.scripts import script_source
+from streams.store.state_store import StateStore
 
 ROOT = Path(__file__).resolve().parents[2]
 MODELS = ROOT / "deploy/models"
@@ -218,7 +213,7 @@ async def reset(client: aioredis.Redis, config: dict[str, int]) -> None:
     await client.flushall(asynchronous=False)
     for name, value in config.items():
         await client.config_set(name, value)
-    await client.script_load(COMMIT_SCRIPT)  # cached before the baseline, not counted
+    await client.script_load(script_source("commit"))  # cached before the baseline, not counted
 
 
 async def encodings(client: aioredis.Redis, samples: dict[str, Sequence[str]]) -> str:

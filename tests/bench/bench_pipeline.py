@@ -69,13 +69,9 @@ from streams.runtime.pipeline import INGESTED_HEADER, is_alert, score_change_mes
 from streams.runtime.processes import stop_gracefully
 from streams.runtime.worker import EVENTS, PROFILES, SCORE_CHANGES, account_partition
 from streams.settings import Settings
-from streams.store.state_store import (
-    PartitionKeys,
-    account_bucket,
-    connect_redis,
-    record_name,
-    split_record,
-)
+from streams.store.client import connect_redis
+from streams.store.keys import PartitionKeys
+from streams.store.records import account_bucket, record_name, split_record
 
 ROOT = Path(__file__).resolve().parents[2]
 MODELS = ROOT / "deploy/models"

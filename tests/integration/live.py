@@ -28,7 +28,8 @@ from streams.runtime.kafka_admin import end_offsets
 from streams.runtime.processes import stop_gracefully
 from streams.runtime.worker import DEAD_LETTERS, EVENTS, PROFILES, SCORE_CHANGES, Worker
 from streams.settings import Settings
-from streams.store.state_store import PartitionKeys, connect_redis
+from streams.store.client import connect_redis
+from streams.store.keys import PartitionKeys
 
 ROOT = Path(__file__).resolve().parents[2]
 MODELS = ROOT / "deploy/models"

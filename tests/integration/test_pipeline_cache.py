@@ -17,14 +17,10 @@ from streams.model_files import load_model_files
 from streams.runtime.metrics import Metrics
 from streams.runtime.pipeline import Incoming, Outgoing, Pipeline
 from streams.runtime.state_cache import StateCache
-from streams.store.state_store import (
-    PartitionKeys,
-    StateStore,
-    account_bucket,
-    pack_profile,
-    pack_record,
-    split_record,
-)
+from streams.store.keys import PartitionKeys
+from streams.store.profiles import pack_profile
+from streams.store.records import account_bucket, pack_record, split_record
+from streams.store.state_store import StateStore
 
 pytestmark = pytest.mark.redis
 

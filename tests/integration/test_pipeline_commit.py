@@ -23,7 +23,8 @@ from streams.offline.simulate import simulate
 from streams.runtime.metrics import Metrics
 from streams.runtime.pipeline import MODEL_FIELD_PREFIX, BatchReport, Incoming, Pipeline
 from streams.runtime.state_cache import StateCache
-from streams.store.state_store import AccountWrite, CommitBatch, StateStore
+from streams.store.commit import AccountWrite, CommitBatch
+from streams.store.state_store import StateStore
 from tests.integration.test_pipeline_cache import NOW, PARTITION, ROOT, Recording
 
 pytestmark = pytest.mark.redis

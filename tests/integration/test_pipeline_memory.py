@@ -9,7 +9,8 @@ import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from streams.runtime.pipeline import Destination, Incoming
-from streams.store.state_store import CommitResult, StateStore
+from streams.store.commit import CommitResult
+from streams.store.state_store import StateStore
 from tests.integration.test_pipeline_cache import (
     NOW,
     PARTITION,

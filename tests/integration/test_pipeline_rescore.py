@@ -18,15 +18,10 @@ from streams.model_files import load_model_files
 from streams.runtime.metrics import Metrics
 from streams.runtime.pipeline import Pipeline
 from streams.runtime.state_cache import StateCache
-from streams.store.state_store import (
-    CommitBatch,
-    CommitResult,
-    PartitionKeys,
-    StateStore,
-    account_bucket,
-    record_name,
-    split_record,
-)
+from streams.store.commit import CommitBatch, CommitResult
+from streams.store.keys import PartitionKeys
+from streams.store.records import account_bucket, record_name, split_record
+from streams.store.state_store import StateStore
 from tests.integration.test_pipeline_cache import NOW, PARTITION, ROOT, Recording, view
 
 pytestmark = pytest.mark.redis

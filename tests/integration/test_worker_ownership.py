@@ -81,50 +81,12 @@ async def test_a_batch_of_an_assignment_in_progress_waits_for_its_fence(worker: 
     assert work.tokens == [worker.fences[1].token]
 
 
-async def test_a_newly_owned_partition_moves_the_whole_sets_of_an_earlier_version_first(
-    worker: Worker,
-) -> None:
-    """Versions before 2026-12-02 kept one due set and one ranking set per tier, not bucketed:
-    taking the partition moves them, before any batch can commit to it."""
-    model, tiers = worker.rankings[0]
-    keys = worker.store.keys(0)
-    await worker.redis.zadd(keys.whole_ranking(model, tiers[0]), {"acct-old": 88.5})
-    await worker.redis.zadd(keys.whole_due, {"acct-old": 1_700_000_000.0})
-
-    await assign(worker, 1, {0})
-
-    assert await worker.store.top([0], model, tiers, 5) == [("acct-old", 88.5)]
-    assert await worker.store.due_accounts(0, until=1_800_000_000.0) == ["acct-old"]
-    assert await worker.redis.exists(keys.whole_due, keys.whole_ranking(model, tiers[0])) == 0
-
-
-async def test_newly_owned_partitions_move_the_account_hashes_of_an_earlier_version_first(
-    worker: Worker,
-) -> None:
-    """Versions before 2026-12-02 17:00 kept a hash per account: taking the partitions moves
-    them (one walk for all), before any batch can read them."""
-    for partition in (0, 1):
-        old = worker.store.keys(partition).old_account(f"acct-{partition}")
-        await worker.redis.hset(old, mapping={"m": b"meta", "s:new-business": b"blob"})
-
-    await assign(worker, 1, {0, 1})
-
-    for partition in (0, 1):
-        keys = worker.store.keys(partition)
-        read = await worker.store.read_fields(
-            partition, [f"acct-{partition}"], ["m", "s:new-business"]
-        )
-        assert read == [[b"meta", b"blob"]]
-        assert await worker.redis.exists(keys.old_account(f"acct-{partition}")) == 0
-        assert await worker.redis.exists(keys.layout) == 1
-
-
 async def test_a_partition_it_cannot_prepare_stops_the_worker(
     worker: Worker, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """An old account hash this version cannot move: stopping (the supervisor restarts it, and
-    the log says why) beats holding fences it never uses."""
-    await worker.redis.hset(worker.store.keys(0).old_account("odd"), mapping={"x": b"1"})
+    """A partition whose rescored versions it cannot read (a key of another type): stopping
+    (the supervisor restarts it, and the log says why) beats holding fences it never uses."""
+    await worker.redis.hset(worker.store.keys(0).versions, mapping={"x": b"1"})
     exits: list[int] = []
 
     def exit_(code: int) -> None:

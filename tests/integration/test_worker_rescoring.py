@@ -16,7 +16,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 import streams.runtime.worker
 from streams.runtime.pipeline import BatchReport
 from streams.runtime.worker import Fence, Worker
-from streams.store.state_store import AccountWrite
+from streams.store.commit import AccountWrite
 from tests.integration.live import in_process_worker
 
 pytestmark = [pytest.mark.redis]

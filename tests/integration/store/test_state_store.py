@@ -9,19 +9,10 @@ import pytest
 import redis
 
 from scoring.state import StateDecodeError
-from streams.store.state_store import (
-    AccountWrite,
-    AlreadyApplied,
-    Committed,
-    Fenced,
-    PartitionKeys,
-    Rank,
-    StateStore,
-    account_bucket,
-    record_name,
-    sorted_set_bucket,
-    split_record,
-)
+from streams.store.commit import AccountWrite, AlreadyApplied, Committed, Fenced, Rank
+from streams.store.keys import PartitionKeys
+from streams.store.records import account_bucket, record_name, sorted_set_bucket, split_record
+from streams.store.state_store import StateStore
 
 pytestmark = pytest.mark.redis
 
@@ -199,8 +190,7 @@ def test_every_key_of_a_partition_shares_one_cluster_hash_tag() -> None:
         keys.due(0),
         keys.ranking("nb", "hot", 255),
         keys.account_hash(1023),
-        keys.old_account("a:{x}"),
-        keys.layout,
+        keys.versions,
     ]
     # Redis Cluster hashes only the text of the first {...} of a key.
     assert {key[key.index("{") + 1 : key.index("}")] for key in all_keys} == {"scorer:p7"}
@@ -229,20 +219,6 @@ async def test_the_domain_map_shares_compact_hashes_among_many_domains(redis_cli
         # Redis Cluster hashes only the text of the first {...}: each hash has a tag of its own.
         assert key.startswith("{") and key.index("}") == len(key) - 1
         assert await client.object("encoding", key) == b"listpack"
-
-
-async def test_domains_kept_by_earlier_versions_still_resolve(redis_client) -> None:
-    client, prefix = redis_client
-    store = StateStore(client, prefix)
-    await client.set(store.legacy_domain_key("old.example"), "acct-old")
-    await client.set(store.legacy_domain_key("moved.example"), "acct-was")
-    await store.remember_domains({"moved.example": "acct-now", "new.example": "acct-new"})
-
-    assert await store.resolve_domains(["old.example", "moved.example", "new.example"]) == {
-        "old.example": "acct-old",
-        "moved.example": "acct-now",
-        "new.example": "acct-new",
-    }
 
 
 async def test_one_commit_writes_accounts_of_different_fields_and_ranks_of_several_models(
@@ -470,46 +446,6 @@ async def test_top_keeps_the_right_members_of_a_tie_cut_at_the_limit(redis_clien
     assert await store.due_accounts(5, until=1_000.0, limit=0) == []
 
 
-async def test_whole_sets_of_an_earlier_version_move_into_their_buckets_and_win(
-    redis_client,
-) -> None:
-    client, prefix = redis_client
-    store = StateStore(client, prefix)
-    token = await store.take_fence(3)
-    keys = store.keys(3)
-    tiers = ("hot", "warm", "cold")
-    # Written by this version while it owned the partition...
-    await store.commit(
-        3,
-        token,
-        "events",
-        1,
-        [],
-        [],
-        {"b": 7.0, "c": 8.0},
-        [Rank("b", "nb", tiers, "hot", 90.0), Rank("c", "nb", tiers, "hot", 75.0)],
-    )
-    # ...then by a worker of an earlier version, which keeps one whole set each.
-    await client.zadd(keys.whole_due, {"a": 5.0, "b": 6.0})
-    await client.zadd(keys.whole_ranking("nb", "hot"), {"a": 80.0})
-    await client.zadd(keys.whole_ranking("nb", "warm"), {"b": 50.0})
-    await client.zadd(keys.whole_ranking("gone", "hot"), {"a": 1.0})  # a model not loaded
-
-    # Another worker's token moves nothing.
-    assert await store.move_whole_sorted_sets(3, "not-the-owner", [("nb", tiers)]) == 0
-    assert await client.zcard(keys.whole_due) == 2
-
-    assert await store.move_whole_sorted_sets(3, token, [("nb", tiers)], chunk=1) == 4
-
-    assert await store.top([3], "nb", list(tiers), 10) == [("a", 80.0), ("c", 75.0), ("b", 50.0)]
-    assert await store.tier_counts([3], "nb", list(tiers)) == {"hot": 2, "warm": 1, "cold": 0}
-    assert sorted(await store.due_accounts(3, until=100.0)) == ["a", "b", "c"]
-    assert await client.zscore(keys.due(sorted_set_bucket("b")), "b") == 6.0
-    assert await client.exists(keys.whole_due, keys.whole_ranking("nb", "warm")) == 0
-    assert await client.zcard(keys.whole_ranking("gone", "hot")) == 1  # left, documented
-    assert await store.move_whole_sorted_sets(3, token, [("nb", tiers)]) == 0
-
-
 async def test_the_due_query_starts_from_a_random_bucket_so_none_waits_behind_the_first(
     redis_client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -641,61 +577,3 @@ async def test_a_corrupt_stored_record_fails_the_commit_before_it_writes_anythin
     assert await store.outbox(3) == []
     with pytest.raises(StateDecodeError, match="corrupt account record"):
         await store.read_fields(3, ["bad"], ["m"])
-
-
-async def test_accounts_kept_in_a_hash_each_are_moved_once_and_read_the_same(
-    redis_client,
-) -> None:
-    # Versions before 2026-12-02 17:00 kept a hash per account, fields named `s:<model>`.
-    client, prefix = redis_client
-    store = StateStore(client, prefix)
-    keys = store.keys(4)
-    old_ids = [f"old-{n}" for n in range(450)]  # more than one chunk
-    for a in old_ids:
-        await client.hset(keys.old_account(a), mapping={"m": a, "p": b"\x01p", "s:nb": b"\x00"})
-    await client.hset(keys.old_account("both"), mapping={"m": b"old", "s:old": b"o"})
-    await client.hset(store.keys(5).old_account("elsewhere"), "m", b"5")
-    token = await store.take_fence(4)
-    await store.commit(
-        4, token, "events", 1, [AccountWrite("both", {"m": b"new", "p": b"p"})], [], {}
-    )
-
-    assert await store.move_account_hashes({4: token}) == 451
-
-    assert await client.exists(*(keys.old_account(a) for a in [*old_ids, "both"])) == 0
-    read = await store.read_fields(4, [*old_ids, "both"], ["m", "p", "s:nb", "s:old"])
-    assert read[:-1] == [[a.encode(), b"\x01p", b"\x00", None] for a in old_ids]
-    assert read[-1] == [b"old", b"p", None, b"o"]  # the old hash's fields win
-    assert await client.exists(store.keys(5).old_account("elsewhere")) == 1
-    # Once per partition: marked, later calls move nothing, even what came since.
-    await client.hset(keys.old_account("late"), "m", b"1")
-    assert await store.move_account_hashes({4: token}) == 0
-    assert await client.exists(keys.old_account("late")) == 1
-
-
-async def test_an_old_account_hash_with_a_field_no_version_wrote_is_not_moved(
-    redis_client,
-) -> None:
-    client, prefix = redis_client
-    store = StateStore(client, prefix)
-    token = await store.take_fence(7)
-    await client.hset(store.keys(7).old_account("odd"), mapping={"m": b"1", "x": b"2"})
-
-    with pytest.raises(redis.exceptions.ResponseError, match="unknown field x"):
-        await store.move_account_hashes({7: token})
-
-    assert await client.exists(store.keys(7).old_account("odd")) == 1
-    assert not await client.exists(store.keys(7).layout)
-
-
-async def test_moving_old_account_hashes_is_fenced(redis_client) -> None:
-    client, prefix = redis_client
-    old, new = StateStore(client, prefix), StateStore(client, prefix)
-    old_token = await old.take_fence(6)
-    await new.take_fence(6)
-    await client.hset(old.keys(6).old_account("acme"), "m", b"1")
-
-    assert await old.move_account_hashes({6: old_token}) == 0
-
-    assert await client.exists(old.keys(6).old_account("acme")) == 1
-    assert not await client.exists(old.keys(6).layout)

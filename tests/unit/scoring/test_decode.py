@@ -6,7 +6,6 @@ generated mutations of them go through both, and both must give the same verdict
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -14,17 +13,11 @@ from typing import Any
 import orjson
 import pytest
 import yaml
-from hypothesis import HealthCheck, event, given, settings
-from hypothesis import strategies as st
-from jsonschema import Draft202012Validator, FormatChecker
+from hypothesis import event, given
 
-from scoring import _core
 from scoring.decode import (
-    DOMAIN_PATTERN,
     MAX_EVENT_BYTES,
     MAX_PROFILE_BYTES,
-    TIMESTAMP_PATTERN,
-    TYPE_PATTERN,
     Rejection,
     decode_event,
     decode_profile,
@@ -32,28 +25,23 @@ from scoring.decode import (
     profile_from_mapping,
     stored_profile,
 )
+from scoring.errors import DeadLetterCode
 from scoring.messages import NO_PROPERTIES, Event, Profile
 from scoring.timefmt import parse_rfc3339
+from tests.unit.scoring.decode_cases import (
+    AGREEMENT,
+    EVENT_EXAMPLES,
+    EVENT_FIELDS,
+    EVENT_VALIDATOR,
+    PROFILE_EXAMPLES,
+    PROFILE_FIELDS,
+    PROFILE_VALIDATOR,
+    VALID_EVENTS,
+    VALID_PROFILES,
+    mutated,
+)
 
-SCHEMAS = Path(__file__).resolve().parents[3] / "schemas"
-EVENT_EXAMPLES = SCHEMAS / "examples" / "behavioral-event" / "v1"
-PROFILE_EXAMPLES = SCHEMAS / "examples" / "account-profile" / "v1"
 NOON_UTC = parse_rfc3339("2026-11-23T12:00:00Z")
-
-
-def _schema(name: str) -> dict[str, Any]:
-    loaded: dict[str, Any] = json.loads((SCHEMAS / name).read_text(encoding="utf-8"))
-    return loaded
-
-
-EVENT_SCHEMA = _schema("behavioral-event.v1.schema.json")
-PROFILE_SCHEMA = _schema("account-profile.v1.schema.json")
-EVENT_VALIDATOR = Draft202012Validator(EVENT_SCHEMA, format_checker=FormatChecker())
-PROFILE_VALIDATOR = Draft202012Validator(PROFILE_SCHEMA, format_checker=FormatChecker())
-
-
-def _load(folder: Path) -> list[dict[str, Any]]:
-    return [json.loads(path.read_text(encoding="utf-8")) for path in sorted(folder.glob("*.json"))]
 
 
 def _invalid(folder: Path) -> list[Any]:
@@ -62,10 +50,6 @@ def _invalid(folder: Path) -> list[Any]:
         pytest.param(folder / "invalid" / name, rule["code"], rule["field"], id=name)
         for name, rule in sorted(expected.items())
     ]
-
-
-VALID_EVENTS = _load(EVENT_EXAMPLES)
-VALID_PROFILES = _load(PROFILE_EXAMPLES)
 
 
 def _accepted(result: Event | Profile | Rejection) -> bool:
@@ -92,15 +76,6 @@ def _event_bytes(**fields: Any) -> bytes:
 
 
 # --- the decoder and the schemas say the same thing ------------------------------------------
-
-
-def test_decoder_patterns_are_the_schemas_patterns() -> None:
-    events, profiles = EVENT_SCHEMA["properties"], PROFILE_SCHEMA["properties"]
-    assert events["type"]["pattern"] == TYPE_PATTERN
-    assert events["occurred_at"]["pattern"] == TIMESTAMP_PATTERN
-    assert profiles["updated_at"]["pattern"] == TIMESTAMP_PATTERN
-    assert events["domain"]["pattern"] == DOMAIN_PATTERN
-    assert profiles["domains"]["items"]["pattern"] == DOMAIN_PATTERN
 
 
 @pytest.mark.parametrize("message", VALID_EVENTS, ids=lambda m: m["event_id"])
@@ -139,120 +114,11 @@ def test_invalid_profile_examples_are_refused_naming_the_field(
     assert (rejection.code, rejection.detail.split(": ")[0]) == (code, field)
 
 
-# --- Hypothesis: mutations of the valid examples ----------------------------------------------
-
-EVENT_FIELDS = ["event_id", "type", "occurred_at", "account_id", "domain", "contact_id"]
-EVENT_FIELDS += ["properties"]
-PROFILE_FIELDS = ["account_id", "updated_at", "name", "domains", "industry", "employees"]
-PROFILE_FIELDS += ["annual_revenue", "country", "technologies", "owner", "customer"]
-
-scalars = st.one_of(
-    st.none(),
-    st.booleans(),
-    st.integers(min_value=-(2**63), max_value=2**63 - 1),  # what orjson can write
-    st.floats(allow_nan=False, allow_infinity=False),  # JSON has no NaN or Infinity
-    st.text(max_size=20),
-)
-json_values = st.recursive(
-    scalars,
-    lambda inner: (
-        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
-    ),
-    max_leaves=12,
-)
-lengths = st.sampled_from([0, 1, 2, 63, 64, 65, 127, 128, 129, 253, 254, 300])
-long_strings = st.builds(lambda n, c: c * n, lengths, st.sampled_from(["a", "é", "-", "A.", "9"]))
-
-
-@st.composite
-def timestamps(draw: st.DrawFn) -> str:
-    """Mostly near-valid RFC 3339 strings: valid ones and single edits of the usual mistakes."""
-    year = draw(st.sampled_from(["0999", "1000", "1970", "2024", "2026", "2027", "9999"]))
-    month = draw(st.sampled_from(["00", "01", "02", "12", "13"]))
-    day = draw(st.sampled_from(["00", "01", "28", "29", "30", "31", "32"]))
-    time = draw(st.sampled_from(["00:00:00", "23:59:59", "24:00:00", "12:60:00", "12:00:60"]))
-    fraction = draw(st.sampled_from(["", ".", ".5", ".123456", ".123456789", ".1234567890"]))
-    offset = draw(st.sampled_from(["Z", "z", "", "+00:00", "-05:30", "+14:00", "+24:00", "+0200"]))
-    separator = draw(st.sampled_from(["T", "T", "T", "t", " "]))
-    tail = draw(st.sampled_from(["", "", "", "\n", " ", "x"]))
-    return f"{year}-{month}-{day}{separator}{time}{fraction}{offset}{tail}"
-
-
-@st.composite
-def domains(draw: st.DrawFn) -> str:
-    labels = st.from_regex(r"\A[A-Za-z0-9-]{0,64}\Z") | st.sampled_from(["acme", "XN--P1AI", "co"])
-    name = ".".join(draw(st.lists(labels, min_size=1, max_size=4)))
-    return draw(st.sampled_from(["", "", "", ".", "\n", " ", "/"])).join(["", name])
-
-
-@st.composite
-def event_types(draw: st.DrawFn) -> str:
-    return draw(
-        st.sampled_from(["page_view", "form_submit", "PageView", "9lives", "_x", "a" * 64])
-        | st.from_regex(r"\A[a-zA-Z0-9_ -]{0,66}\n?\Z")
-    )
-
-
-def properties() -> st.SearchStrategy[object]:
-    keys = st.text(max_size=10)
-    flat = st.dictionaries(keys, scalars, max_size=70)
-    many = st.integers(60, 70).map(lambda n: {f"p{i}": i for i in range(n)})
-    return flat | many | st.dictionaries(keys, json_values, max_size=4) | json_values
-
-
-def field_values(field: str) -> st.SearchStrategy[object]:
-    """A value for `field`: often plausible (right or subtly wrong), sometimes anything at all."""
-    ids = st.text(min_size=1, max_size=130) | long_strings
-    plausible: dict[str, st.SearchStrategy[object]] = {
-        "event_id": ids,
-        "account_id": ids,
-        "contact_id": ids,
-        "occurred_at": timestamps(),
-        "updated_at": timestamps(),
-        "type": event_types(),
-        "domain": domains(),
-        "properties": properties(),
-        "domains": st.lists(domains() | json_values, max_size=3),
-        "technologies": st.lists(st.text(max_size=10) | json_values, max_size=3),
-        "employees": st.integers(-2, 10**6) | st.floats(-1.0, 1e9) | st.booleans(),
-        "annual_revenue": st.integers(-2, 10**9) | st.floats(-1.0, 1e12) | st.booleans(),
-        "owner": st.dictionaries(st.sampled_from(["id", "name", "email", "slack", "x"]), scalars),
-    }
-    anything = long_strings | json_values
-    return st.sampled_from([plausible.get(field, anything)] * 3 + [anything]).flatmap(lambda s: s)
-
-
-@st.composite
-def mutated(
-    draw: st.DrawFn, bases: list[dict[str, Any]], fields: list[str], *, keyed_by_domain: bool
-) -> object:
-    """A valid example with one or two edits: drop, rename or re-value a field; or no object."""
-    message = dict(draw(st.sampled_from(bases)))
-    for _ in range(draw(st.integers(1, 2))):
-        field = draw(st.sampled_from(fields))
-        edit = draw(st.sampled_from(["drop", "rename", "value", "value", "value"]))
-        if edit == "drop":
-            message.pop(field, None)
-        elif edit == "rename" and field in message:
-            new_name = draw(st.sampled_from([field.upper(), field + " ", "x_" + field]))
-            message[new_name] = message.pop(field)
-        else:
-            message[field] = draw(field_values(field))
-    if keyed_by_domain and draw(st.integers(0, 3)) == 0:  # the account_id-or-domain rule
-        message.pop("account_id", None)
-        if draw(st.booleans()):
-            message["domain"] = draw(domains())
-    return draw(st.sampled_from([message] * 20 + [[message], 42, "x", None]))
-
-
 def _outcome(result: Event | Profile | Rejection) -> str:
     """For --hypothesis-show-statistics: how often each verdict and field comes up."""
     if isinstance(result, Rejection):
         return "refused: " + result.detail.split(": ")[0].split(".")[0].split("[")[0]
     return "accepted"
-
-
-AGREEMENT = settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @AGREEMENT
@@ -297,7 +163,7 @@ def test_invalid_json_for_bytes_that_are_not_utf8_json() -> None:
 def test_json_that_is_not_an_object_is_a_schema_violation() -> None:
     for raw in [b"[]", b"42", b'"event"', b"null"]:
         assert _rejection(decode_event(raw)) == Rejection(
-            "schema_violation", "$: must be a JSON object"
+            DeadLetterCode.SCHEMA_VIOLATION, "$: must be a JSON object"
         )
         assert _rejection(decode_profile(raw)).code == "schema_violation"
 
@@ -319,7 +185,7 @@ def test_future_timestamp_beyond_now_plus_skew() -> None:
     assert _event(raw)  # now=None: offline replay, no wall clock
     late = _rejection(decode_event(raw, now=NOON_UTC - 0.001))
     assert late == Rejection(
-        "future_timestamp", "occurred_at: more than 300 s ahead of the wall clock"
+        DeadLetterCode.FUTURE_TIMESTAMP, "occurred_at: more than 300 s ahead of the wall clock"
     )
     assert _rejection(decode_event(raw, now=NOON_UTC, max_future_skew=299.5)).code == (
         "future_timestamp"
@@ -380,7 +246,7 @@ def test_detail_names_the_field_and_the_rule(fields: dict[str, Any], detail: str
 def test_booleans_are_not_numbers_where_numbers_are_required() -> None:
     raw = b'{"account_id": "a", "updated_at": "2026-11-23T12:00:00Z", "employees": true}'
     assert _rejection(decode_profile(raw)) == Rejection(
-        "schema_violation", "employees: must be a number or null"
+        DeadLetterCode.SCHEMA_VIOLATION, "employees: must be a number or null"
     )
     event = _event(_event_bytes(properties={"gated": True, "n": 2, "x": 0.5, "s": "t"}))
     assert event.properties == {"gated": True, "n": 2, "x": 0.5, "s": "t"}
@@ -432,69 +298,6 @@ def test_properties_are_copied_from_a_mapping_only() -> None:
     assert from_mapping.properties == message["properties"]
     assert from_mapping.properties is not message["properties"]
     assert _event(_event_bytes(properties={"url": "/pricing"})).properties == {"url": "/pricing"}
-
-
-# --- the native fast path ---------------------------------------------------------------------
-
-_native = _core.EventDecoder(Event, NO_PROPERTIES).decode
-
-
-def _same_event(native: Event, python: Event) -> bool:
-    """Equal fields, and property values of the same types (1 and 1.0 and True are equal in
-    Python but are not the same value to a consumer)."""
-    fields = [f.name for f in dataclasses.fields(Event)]
-    same = [getattr(native, f) for f in fields] == [getattr(python, f) for f in fields]
-    return same and [type(v) for v in native.properties.values()] == [
-        type(v) for v in python.properties.values()
-    ]
-
-
-def _agrees_with_python(raw: bytes) -> None:
-    native = _native(raw)
-    if native is None:
-        return  # not vouched for: the Python checks decide (decode_event falls through)
-    python = event_from_mapping(orjson.loads(raw))
-    assert isinstance(python, Event), (raw, python)
-    assert _same_event(native, python), (raw, native, python)
-    assert list(native.properties) == list(python.properties)
-
-
-@AGREEMENT
-@given(mutated(VALID_EVENTS, EVENT_FIELDS, keyed_by_domain=True))
-def test_native_decoder_accepts_only_what_python_accepts_and_builds_the_same_event(
-    message: object,
-) -> None:
-    _agrees_with_python(orjson.dumps(message))
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        '{"event_id":"e","type":"page_view","occurred_at":"2026-11-23T10:00:00Z","account_id":"a"}',
-        ' { "event_id" : "e" , "type":"page_view",'
-        '"occurred_at":"2026-11-23T10:00:00.1234567+02:00",'
-        '"account_id":"a", "extra": [1, {"x": null}] } ',
-        '{"event_id":"e","type":"t","occurred_at":"2024-02-29T23:59:59.999999999-05:30",'
-        '"account_id":"\\u00e9\\n","contact_id":"c","properties":{"a":1,"b":1.0,"c":true,"d":"x",'
-        '"e":-0,"f":18446744073709551615,"g":123456789012345678901234,"h":1e400,"a":2}}',
-        '{"event_id":"e","type":"t","occurred_at":"2026-11-23T10:00:00Z","account_id":"a",'
-        '"properties":{"n":-0.0,"m":0.1,"k":-9223372036854775809}}',
-        '{"event_id":"e","type":"t","occurred_at":"2026-11-23T10:00:00Z","account_id":"a",'
-        '"event_id":"f","properties":{}}',
-        '{"event_id":"e","type":"t","occurred_at":"1000-01-01T00:00:00+23:59","account_id":"a"}',
-        '{"event_id":"e","type":"t","occurred_at":"9999-12-31T23:59:59Z","account_id":"a"}',
-        '{"event_id":"\\ud800","type":"t","occurred_at":"2026-11-23T10:00:00Z","account_id":"a"}',
-        '\ufeff{"event_id":"e","type":"t","occurred_at":"2026-11-23T10:00:00Z","account_id":"a"}',
-    ],
-)
-def test_native_decoder_on_json_edge_cases(text: str) -> None:
-    _agrees_with_python(text.encode())
-
-
-def test_native_decoder_takes_the_common_event() -> None:
-    raw = orjson.dumps(VALID_EVENTS[0] | {"account_id": "acme"})
-    assert _native(raw) is not None
-    assert decode_event(raw) == _native(raw)
 
 
 @AGREEMENT
