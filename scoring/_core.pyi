@@ -70,6 +70,9 @@ class ExplanationParts:
     summary: str
     criteria: tuple[CriterionParts, ...]  # model order
 
+UNCHANGED: EventResult  # what every event applied without a tier change gives: one object
+DUPLICATE: EventResult  # what every duplicate gives: one object
+
 @final
 class DumpedState:
     meta: bytes

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from scoring import _core
-from scoring._core import DumpedStates
+from scoring._core import DUPLICATE, UNCHANGED, DumpedStates
 from scoring.compile import ModelSpec, compile_model, signal_groups
 from scoring.errors import ScoringError
 from scoring.explain import CriterionExplanation, Explanation, SignalExplanation
@@ -275,8 +275,11 @@ class Engine:
                 f"event {event.event_id} of {event.account_id} on {state.account_id}"
             )
         result = self._core.apply_event(state, event)
-        if not result.changes:
-            return _DUPLICATE if result.duplicate else _NO_CHANGE
+        # The outcomes of most events are two objects: told apart by identity.
+        if result is UNCHANGED:
+            return _NO_CHANGE
+        if result is DUPLICATE:
+            return _DUPLICATE
         return EventOutcome(duplicate=False, changes=self._changes(state, result.changes, "event"))
 
     def apply_profile(self, state: AccountState, profile: Profile) -> tuple[TierChange, ...]:

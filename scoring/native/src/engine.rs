@@ -8,7 +8,6 @@ use pyo3::types::PyDict;
 
 use crate::codec::{encode_meta, encode_model_state};
 use crate::model::{weighted_sum, Fit, ModelDef};
-use crate::outputs::EventResult;
 use crate::signals::Group;
 use crate::state::{hash_id, AccountState, CapDays, ModelState};
 
@@ -62,9 +61,6 @@ pub struct Core {
     pub(crate) group_index: Py<PyDict>, // event type -> index in `groups`
     pub(crate) dedupe_window: f64,
     pub(crate) token: u64, // unique per Core: marks the states it made or rescored
-    /// The two outcomes of most events, built once.
-    pub(crate) duplicate: Py<EventResult>,
-    pub(crate) unchanged: Py<EventResult>,
 }
 
 pub(crate) static CORES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
@@ -271,6 +267,8 @@ impl Core {
     ) -> PyResult<()> {
         let dict = props.cast::<PyDict>().ok();
         let clock = state.clock;
+        // The UTC days of the hit and of the clock, for capped signals: found once per event.
+        let mut days: Option<CapDays> = None;
         for group in groups {
             let behavior = &self.models[group.model].behaviors[group.behavior];
             let (mut touched, mut earned, mut counted) = (false, false, false);
@@ -280,7 +278,10 @@ impl Core {
                 }
                 touched = true;
                 counted |= signal.positive;
-                let cap = signal.cap.map(|cap| CapDays::of(cap, t, clock));
+                let cap = signal.cap.map(|cap| CapDays {
+                    cap,
+                    ..*days.get_or_insert_with(|| CapDays::of(cap, t, clock))
+                });
                 let bs = &mut state.models[group.model].behaviors[group.behavior];
                 earned |= bs.hit(signal.k, t, behavior.half_life, cap);
             }

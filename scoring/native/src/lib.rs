@@ -54,5 +54,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(py_json_float, m)?)?;
     m.add("MAX_STREAK", state::MAX_STREAK)?;
     m.add("CODEC_FORMAT", codec::CODEC_FORMAT)?;
+    m.add("UNCHANGED", outputs::EventResult::unchanged(m.py())?)?;
+    m.add("DUPLICATE", outputs::EventResult::duplicate(m.py())?)?;
     Ok(())
 }

@@ -2,6 +2,7 @@
 //! in scoring/_core.pyi), built from the core's Rust values.
 
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyTuple};
 
 use crate::engine::{Change, Snapshot};
@@ -102,12 +103,30 @@ pub struct DumpedStates {
     pub totals: Py<PyTuple>,
 }
 
+static UNCHANGED: PyOnceLock<Py<EventResult>> = PyOnceLock::new();
+static DUPLICATE: PyOnceLock<Py<EventResult>> = PyOnceLock::new();
+
 impl EventResult {
     pub fn new(py: Python<'_>, duplicate: bool, changes: Vec<Change>) -> PyResult<Self> {
         Ok(EventResult {
             duplicate,
             changes: changes_tuple(py, changes)?,
         })
+    }
+
+    /// The outcome of every event applied without a tier change: one object (the module's
+    /// `UNCHANGED`), so that a caller tells the common case by identity.
+    pub fn unchanged(py: Python<'_>) -> PyResult<Py<EventResult>> {
+        let once =
+            UNCHANGED.get_or_try_init(py, || Py::new(py, Self::new(py, false, Vec::new())?))?;
+        Ok(once.clone_ref(py))
+    }
+
+    /// The outcome of every duplicate: one object (the module's `DUPLICATE`).
+    pub fn duplicate(py: Python<'_>) -> PyResult<Py<EventResult>> {
+        let once =
+            DUPLICATE.get_or_try_init(py, || Py::new(py, Self::new(py, true, Vec::new())?))?;
+        Ok(once.clone_ref(py))
     }
 }
 

@@ -51,8 +51,6 @@ impl Core {
             group_index: group_index.unbind(),
             dedupe_window,
             token: CORES.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
-            duplicate: Py::new(py, EventResult::new(py, true, Vec::new())?)?,
-            unchanged: Py::new(py, EventResult::new(py, false, Vec::new())?)?,
         })
     }
 
@@ -249,7 +247,7 @@ impl Core {
         let event_id = event.getattr(intern!(py, "event_id"))?;
         let t: f64 = event.getattr(intern!(py, "occurred_at"))?.extract()?;
         if !self.admit(state, event_id.cast::<PyString>()?.to_str()?, t) {
-            return Ok(self.duplicate.clone_ref(py));
+            return EventResult::duplicate(py);
         }
         let event_type = event.getattr(intern!(py, "type"))?;
         if let Some(index) = self.group_index.bind(py).get_item(&event_type)? {
@@ -264,7 +262,7 @@ impl Core {
             self.apply_hits(state, t, &props, contact_id, groups)?;
         }
         match self.evaluate_all(py, state) {
-            None => Ok(self.unchanged.clone_ref(py)),
+            None => EventResult::unchanged(py),
             Some(changes) => Py::new(py, EventResult::new(py, false, changes)?),
         }
     }
