@@ -7,6 +7,7 @@ stops the worker. Each run uses its own topics and keys (`demo-<time>`), so runs
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
 import signal
@@ -21,10 +22,11 @@ from pathlib import Path
 import orjson
 from aiokafka import AIOKafkaConsumer
 
-from streams.cli.tools import produce
+from streams.cli.produce import produce
+from streams.model_files import load_model_files
 from streams.offline.simulate import simulate
 from streams.runtime.processes import stop_gracefully
-from streams.runtime.worker import SCORE_CHANGES
+from streams.runtime.topics import SCORE_CHANGES
 from streams.settings import Settings
 
 COLORS = {"up": "\033[32m", "down": "\033[33m", "reset": "\033[0m"}
@@ -119,7 +121,12 @@ def top_accounts(port: int, models: list[str]) -> None:
             )
 
 
-def main(accounts: int = 300, events: int = 20_000, name: str | None = None) -> int:
+def run(args: argparse.Namespace) -> int:
+    return demo(accounts=args.accounts, events=args.events, name=args.name)
+
+
+def demo(accounts: int = 300, events: int = 20_000, name: str | None = None) -> int:
+    """Runs the demo under `name` (default `demo-<UTC time>`): its topics and keys are its own."""
     name = name or f"demo-{time.strftime('%Y%m%d%H%M%S', time.gmtime())}"
     port = free_port()
     env = {
@@ -145,8 +152,6 @@ def main(accounts: int = 300, events: int = 20_000, name: str | None = None) -> 
             print(f"starting a worker (HTTP on 127.0.0.1:{port}, log {log_path})…")
             wait_healthy(port, worker, timeout=90)
             asyncio.run(run_demo(settings, accounts, events, Path(workdir)))
-            from streams.model_files import load_model_files
-
             models = [m.id for m in load_model_files([settings.models_dir])]
             top_accounts(port, models)
         finally:

@@ -65,10 +65,11 @@ from scoring.engine import Engine
 from streams.model_files import load_model_files
 from streams.offline.replay import Replay
 from streams.offline.simulate import simulate
+from streams.runtime.messages import Outgoing
 from streams.runtime.metrics import Metrics
-from streams.runtime.pipeline import Outgoing, Pipeline
+from streams.runtime.pipeline import Pipeline
 from streams.runtime.processes import FEW_COLLECTIONS
-from streams.runtime.worker import account_partition
+from streams.runtime.topics import account_partition
 from streams.store.state_store import (
     ACCOUNT_BUCKETS,
     COMMIT_SCRIPT,
