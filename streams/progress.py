@@ -17,7 +17,8 @@ UPDATE_INTERVAL = 0.25
 
 class Progress:
     """Shows `label ━━━━━━━━━━╸━━━━━━━━━  48% 120,000 lines 95,000/s 0:00:01` for an input of
-    `total_bytes`; `update` as lines are read, `close` at the end."""
+    `total_bytes`; `update` as lines are read, `close` once all are. Used as a context manager,
+    so that the bar stops (and the terminal gets its cursor back) however the input ends."""
 
     def __init__(self, label: str, total_bytes: int, stream: TextIO | None = None) -> None:
         stream = stream or sys.stderr  # looked up now: tests and tools swap sys.stderr
@@ -37,6 +38,12 @@ class Progress:
         self._task = self._bar.add_task(label, total=max(total_bytes, 1), lines=0, rate=0.0)
         if self.enabled:
             self._bar.start()
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._bar.stop()
 
     def update(self, done_bytes: int, lines: int) -> None:
         if not self.enabled:

@@ -18,9 +18,11 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+from typing import NoReturn
 
 import orjson
 from aiokafka import AIOKafkaConsumer
+from tenacity import RetryCallState, Retrying, retry_if_result, stop_after_delay, wait_fixed
 
 from streams.cli.produce import produce
 from streams.model_files import load_model_files
@@ -39,18 +41,28 @@ def free_port() -> int:
 
 
 def wait_healthy(port: int, worker: subprocess.Popen[bytes], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    """Returns once the worker answers /healthz with 200; SystemExit if it exits first or is
+    not healthy within `timeout` seconds."""
+
+    def healthy() -> bool:
         if worker.poll() is not None:
             raise SystemExit(f"the worker exited with code {worker.returncode}; see its log above")
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as reply:
-                if reply.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.5)
-    raise SystemExit(f"the worker did not become healthy within {timeout:.0f}s")
+                return bool(reply.status == 200)
+        except OSError:  # not listening yet, or 503: it owns no partition yet
+            return False
+
+    def never_healthy(_: RetryCallState) -> NoReturn:
+        raise SystemExit(f"the worker did not become healthy within {timeout:.0f}s")
+
+    polling = Retrying(
+        stop=stop_after_delay(timeout),
+        wait=wait_fixed(0.5),
+        retry=retry_if_result(lambda ok: not ok),
+        retry_error_callback=never_healthy,
+    )
+    polling(healthy)
 
 
 def change_line(message: dict[str, object], names: dict[str, str], color: bool) -> str:

@@ -66,7 +66,7 @@ async def produce(settings: Settings, path: Path, kind: str, errors: TextIO) -> 
     done = 0
     try:
         pending = []
-        with path.open("rb") as handle:
+        with progress, path.open("rb") as handle:
             for number, line in enumerate(handle, start=1):
                 done += len(line)
                 progress.update(done, number)
@@ -88,8 +88,8 @@ async def produce(settings: Settings, path: Path, kind: str, errors: TextIO) -> 
                 if len(pending) >= 10_000:
                     await asyncio.gather(*pending)
                     pending.clear()
-        await asyncio.gather(*pending)
-        progress.close(summary.sent + summary.bad_lines)
+            await asyncio.gather(*pending)
+            progress.close(summary.sent + summary.bad_lines)
     finally:
         await producer.stop()
     return summary

@@ -69,16 +69,15 @@ def change_line(change: TierChange) -> dict[str, object]:
 
 def read_lines(path: Path, label: str) -> Iterator[tuple[int, bytes]]:
     """(line number, line) for every non-blank line, with a progress bar on a terminal."""
-    progress = Progress(label, path.stat().st_size)
     done = 0
     number = 0
-    with path.open("rb") as handle:
+    with Progress(label, path.stat().st_size) as progress, path.open("rb") as handle:
         for number, line in enumerate(handle, start=1):  # noqa: B007  (number is reported after)
             done += len(line)
             if line.strip():
                 yield number, line
             progress.update(done, number)
-    progress.close(number)
+        progress.close(number)
 
 
 class Replay:

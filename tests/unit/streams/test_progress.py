@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 
+import pytest
+
 from streams.progress import Progress
 
 
@@ -29,3 +31,11 @@ def test_nothing_is_written_when_the_stream_is_no_terminal() -> None:
     progress.update(500, 10)
     progress.close(20)
     assert stream.getvalue() == ""
+
+
+def test_a_bar_left_by_an_error_stops_and_gives_the_cursor_back() -> None:
+    stream = Terminal()
+    with pytest.raises(ValueError), Progress("events", 1_000, stream) as progress:
+        progress.update(500, 10)
+        raise ValueError("a bad file")
+    assert stream.getvalue().endswith("\x1b[?25h")  # the cursor shown again
