@@ -104,4 +104,3 @@ async def test_a_partition_it_cannot_take_stops_the_worker(
 
     assert exits == [70]
     assert 0 not in worker.ownership.fences
-
