@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
-from typing import Protocol
-
-import faust
+from typing import TYPE_CHECKING, Protocol
 
 from streams.runtime.messages import Destination, Outgoing
+
+if TYPE_CHECKING:  # the pipeline needs only `Publisher`: no faust for tools and tests
+    import faust
 
 
 class Publisher(Protocol):
