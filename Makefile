@@ -16,14 +16,17 @@ ifneq ($(wildcard $(HOME)/.cargo/bin/cargo),)
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 endif
 # The toolchain that rust-toolchain.toml pins. rustup installs it on first use where it can
-# download; a machine that cannot (RUSTUP_AUTO_INSTALL=0, no network) but whose default toolchain
-# is that very version gets it registered under the pinned name, so the pin holds offline too.
+# download. A machine that cannot (RUSTUP_AUTO_INSTALL=0, no network) but whose stable toolchain
+# is that very version gets it registered under the version's name, as rustup's own install would
+# (`rustup toolchain link` refuses names of official releases), so the pin holds offline too.
 RUST_PIN := $(shell sed -n 's/^channel = "\(.*\)"/\1/p' rust-toolchain.toml)
 NEED_CARGO := command -v cargo >/dev/null || { echo 'cargo (Rust) is needed to build the native core scoring/native: install it with  curl https://sh.rustup.rs -sSf | sh -s -- -y  then run  . ~/.cargo/env' >&2; exit 1; }; \
-	if command -v rustup >/dev/null && ! rustup run $(RUST_PIN) rustc --version >/dev/null 2>&1; then \
-	  if [ "$$(rustup run stable rustc --version 2>/dev/null | cut -d' ' -f2)" = $(RUST_PIN) ]; then \
-	    rustup toolchain link $(RUST_PIN) "$$(rustup run stable rustc --print sysroot)"; \
-	  else echo "Rust $(RUST_PIN) (rust-toolchain.toml) is not installed: rustup toolchain install $(RUST_PIN)" >&2; exit 1; fi; \
+	if command -v rustup >/dev/null && ! rustup run $(RUST_PIN) rustc --version >/dev/null 2>&1 \
+	  && [ "$$(rustup run stable rustc --version 2>/dev/null | cut -d' ' -f2)" = $(RUST_PIN) ]; then \
+	  sysroot=$$(rustup run stable rustc --print sysroot); \
+	  host=$$(rustup run stable rustc -vV | sed -n 's/^host: //p'); \
+	  ln -sfn "$$sysroot" "$${RUSTUP_HOME:-$$HOME/.rustup}/toolchains/$(RUST_PIN)-$$host"; \
+	  echo "Rust $(RUST_PIN) (rust-toolchain.toml): using the stable toolchain, the same version"; \
 	fi
 # How every build of the native core runs, pip's and cargo's alike, so that they share one
 # cargo cache (scoring/native/target): pyo3 builds against the venv's interpreter (as in the
