@@ -100,13 +100,13 @@ test-native: setup ## Run the native core's own tests (cargo test)
 unit: setup ## Run the unit tests only (no services needed)
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
 
-lint: setup ## ruff (lint + format check), mypy (strict on scoring/), cargo fmt and clippy
+lint: setup ## ruff (lint + format check), mypy (strict on scoring/), cargo fmt and clippy (tests too)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy scoring streams
 	@$(NEED_CARGO)
 	cargo fmt --manifest-path $(NATIVE)/Cargo.toml --check
-	$(CARGO_ENV) cargo clippy --manifest-path $(NATIVE)/Cargo.toml -- -D warnings
+	$(CARGO_ENV) cargo clippy --manifest-path $(NATIVE)/Cargo.toml --all-targets -- -D warnings
 
 format: setup ## Apply ruff's fixes and formatting, and cargo fmt
 	$(VENV)/bin/ruff check --fix .

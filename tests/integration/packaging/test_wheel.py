@@ -64,8 +64,9 @@ def test_the_wheel_is_abi3_with_the_native_core_and_the_sdist_carries_the_crate(
     assert {"scoring/_core.abi3.so", "scoring/_core.pyi", "scoring/py.typed"} <= names
     assert "streams/cli/main.py" in names
     assert not [name for name in names if name.startswith("scoring/native/")]
-    lua = sorted((ROOT / "streams/store/lua").glob("*.lua"))
-    assert {f"streams/store/lua/{path.name}" for path in lua} <= names
+    # every Lua script the store loads (importlib.resources) is package data of the wheel
+    lua = {path.relative_to(ROOT).as_posix() for path in ROOT.glob("streams/**/*.lua")}
+    assert lua <= names, lua - names
 
     [sdist] = dist.glob("*.tar.gz")
     with tarfile.open(sdist) as archive:
