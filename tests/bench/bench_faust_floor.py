@@ -18,7 +18,7 @@ single line of ours runs, so that target can be put next to the framework's own 
    over the topic declared as `streams.runtime.worker` declares it (raw key and value serializers,
    `acks=False`, `internal=True`) that iterates `stream.take_events(BATCH_MAX, BATCH_WITHIN)`
    and does nothing with the batches;
-4. **wrap**: the same agent calling `streams.runtime.worker.group_batch` (`Incoming` objects per
+4. **wrap**: the same agent calling `streams.runtime.messages.group_batch` (`Incoming` objects per
    partition),
    grouped per partition and sorted by offset, exactly as `Worker.handle` does before scoring:
    the per-event cost no processing of ours can avoid.

@@ -837,7 +837,7 @@ def _frame_name(frame: str) -> str:
 def _is_ours(name: str) -> bool:
     # The worker's entry frames (command line, agent loop, lock, retry) hold every sample of
     # the stream and say nothing about where the time goes.
-    wrappers = ("(streams/cli/main.py)", "score_events", "handle_or_die", "Worker.locked", "retry")
+    wrappers = ("(streams/cli/", "score_events", "handle_or_die", "Ownership.locked", "retry")
     return ("(streams/" in name or "(scoring/" in name) and not any(w in name for w in wrappers)
 
 
