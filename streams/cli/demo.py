@@ -7,6 +7,7 @@ stops the worker. Each run uses its own topics and keys (`demo-<time>`), so runs
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
 import signal
@@ -17,14 +18,17 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+from typing import NoReturn
 
 import orjson
 from aiokafka import AIOKafkaConsumer
+from tenacity import RetryCallState, Retrying, retry_if_result, stop_after_delay, wait_fixed
 
-from streams.cli.tools import produce
+from streams.cli.produce import produce
+from streams.model_files import load_model_files
 from streams.offline.simulate import simulate
 from streams.runtime.processes import stop_gracefully
-from streams.runtime.worker import SCORE_CHANGES
+from streams.runtime.topics import SCORE_CHANGES
 from streams.settings import Settings
 
 COLORS = {"up": "\033[32m", "down": "\033[33m", "reset": "\033[0m"}
@@ -37,18 +41,28 @@ def free_port() -> int:
 
 
 def wait_healthy(port: int, worker: subprocess.Popen[bytes], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    """Returns once the worker answers /healthz with 200; SystemExit if it exits first or is
+    not healthy within `timeout` seconds."""
+
+    def healthy() -> bool:
         if worker.poll() is not None:
             raise SystemExit(f"the worker exited with code {worker.returncode}; see its log above")
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as reply:
-                if reply.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.5)
-    raise SystemExit(f"the worker did not become healthy within {timeout:.0f}s")
+                return bool(reply.status == 200)
+        except OSError:  # not listening yet, or 503: it owns no partition yet
+            return False
+
+    def never_healthy(_: RetryCallState) -> NoReturn:
+        raise SystemExit(f"the worker did not become healthy within {timeout:.0f}s")
+
+    polling = Retrying(
+        stop=stop_after_delay(timeout),
+        wait=wait_fixed(0.5),
+        retry=retry_if_result(lambda ok: not ok),
+        retry_error_callback=never_healthy,
+    )
+    polling(healthy)
 
 
 def change_line(message: dict[str, object], names: dict[str, str], color: bool) -> str:
@@ -119,7 +133,12 @@ def top_accounts(port: int, models: list[str]) -> None:
             )
 
 
-def main(accounts: int = 300, events: int = 20_000, name: str | None = None) -> int:
+def run(args: argparse.Namespace) -> int:
+    return demo(accounts=args.accounts, events=args.events, name=args.name)
+
+
+def demo(accounts: int = 300, events: int = 20_000, name: str | None = None) -> int:
+    """Runs the demo under `name` (default `demo-<UTC time>`): its topics and keys are its own."""
     name = name or f"demo-{time.strftime('%Y%m%d%H%M%S', time.gmtime())}"
     port = free_port()
     env = {
@@ -145,8 +164,6 @@ def main(accounts: int = 300, events: int = 20_000, name: str | None = None) -> 
             print(f"starting a worker (HTTP on 127.0.0.1:{port}, log {log_path})…")
             wait_healthy(port, worker, timeout=90)
             asyncio.run(run_demo(settings, accounts, events, Path(workdir)))
-            from streams.model_files import load_model_files
-
             models = [m.id for m in load_model_files([settings.models_dir])]
             top_accounts(port, models)
         finally:

@@ -1,14 +1,17 @@
-"""`scorer`: the project's one command line. Every subcommand has `--help`."""
+"""`scorer`: the project's one command line. Every subcommand has `--help`.
+
+This module only builds the parser and dispatches: each command runs in its own module of
+`streams.cli`, imported when it runs, so that `--help` and the offline commands do not load
+the Kafka and Redis clients.
+"""
 
 from __future__ import annotations
 
 import argparse
-import sys
+import importlib
 from collections.abc import Sequence
 from pathlib import Path
 
-from scoring.errors import ModelError
-from scoring.model import Model
 from scoring.timefmt import InvalidTimestamp, parse_rfc3339
 
 
@@ -26,128 +29,6 @@ def existing_file(text: str) -> Path:
     return path
 
 
-def load_models_or_exit(paths: Sequence[str]) -> tuple[Model, ...]:
-    from streams.model_files import load_model_files
-
-    try:
-        return load_model_files(paths)
-    except ModelError as err:
-        for problem in err.problems:
-            print(problem, file=sys.stderr)
-        raise SystemExit(1) from err
-
-
-def cmd_model_check(args: argparse.Namespace) -> int:
-    from scoring.summary import describe_model
-
-    models = load_models_or_exit(args.paths)
-    print("\n\n".join(describe_model(model) for model in models))
-    print(f"\n{len(models)} model(s) OK")
-    return 0
-
-
-def cmd_replay(args: argparse.Namespace) -> int:
-    from streams.offline.replay import run_replay
-
-    models = load_models_or_exit(args.models)
-    summary = run_replay(
-        models,
-        events=args.events,
-        profiles=args.profiles,
-        as_of=args.as_of,
-        out=args.out,
-        changes=args.changes,
-        errors=sys.stderr,
-    )
-    print(summary.line(), file=sys.stderr)
-    return 0
-
-
-def cmd_produce(args: argparse.Namespace) -> int:
-    import asyncio
-
-    from streams.cli.tools import produce
-    from streams.settings import Settings
-
-    settings = Settings()
-    for path, kind in ((args.profiles, "profiles"), (args.events, "events")):
-        if path is not None:
-            summary = asyncio.run(produce(settings, path, kind, sys.stderr))
-            print(summary.line(kind), file=sys.stderr)
-    return 0
-
-
-def cmd_export(args: argparse.Namespace) -> int:
-    import asyncio
-
-    from streams.cli.tools import export
-    from streams.settings import Settings
-
-    settings = Settings()
-    models = load_models_or_exit(args.models or [str(settings.models_dir)])
-    accounts = asyncio.run(export(settings, models, args.out, args.as_of))
-    print(f"export: {accounts:,} accounts written to {args.out}", file=sys.stderr)
-    return 0
-
-
-def cmd_changes(args: argparse.Namespace) -> int:
-    import asyncio
-
-    from streams.cli.tools import changes
-    from streams.settings import Settings
-
-    count = asyncio.run(changes(Settings(), args.out, args.idle))
-    print(f"changes: {count:,} score changes written to {args.out}", file=sys.stderr)
-    return 0
-
-
-def cmd_demo(args: argparse.Namespace) -> int:
-    from streams.cli.demo import main as demo
-
-    return demo(accounts=args.accounts, events=args.events, name=args.name)
-
-
-def cmd_worker(args: argparse.Namespace) -> int:
-    import asyncio
-
-    from streams.runtime.kafka_admin import ensure_topics
-    from streams.runtime.processes import EventLoopUnavailable, collect_rarely, use_event_loop
-    from streams.runtime.worker import Worker, topic_configs
-    from streams.settings import Settings
-
-    settings = Settings()
-    try:
-        use_event_loop(settings.event_loop)
-    except EventLoopUnavailable as err:
-        print(f"scorer worker: {err}", file=sys.stderr)
-        return 1
-    worker = Worker(settings, load_models_or_exit([str(settings.models_dir)]))
-    try:
-        asyncio.run(
-            ensure_topics(
-                settings.kafka_bootstrap,
-                topic_configs(settings),
-                settings.topic_partitions,
-                settings.topic_replication_factor,
-            )
-        )
-    except (OSError, TimeoutError, RuntimeError) as err:
-        host, port = settings.kafka_endpoint()
-        print(
-            f"scorer worker: cannot prepare the topics on Kafka at {host}:{port} ({err}). "
-            "Is Kafka running (`make up`), and is KAFKA_BOOTSTRAP right?",
-            file=sys.stderr,
-        )
-        return 1
-    level = args.loglevel or settings.log_level
-    # faust's own command line (click) reads sys.argv: hand it the worker command, in its
-    # spelling of the level.
-    sys.argv = ["scorer", "worker", "--loglevel", {"warning": "warn"}.get(level, level)]
-    collect_rarely()  # the state cache keeps up to STATE_CACHE_ACCOUNTS accounts alive
-    worker.app.main()
-    return 0
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="scorer",
@@ -163,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument(
         "--loglevel", choices=["debug", "info", "warning", "error"], help="default: LOG_LEVEL"
     )
-    worker.set_defaults(run=cmd_worker)
+    worker.set_defaults(command_module="worker")
 
     model = commands.add_parser("model", help="work with model files", description="Model files.")
     model_commands = model.add_subparsers(dest="model_command", required=True, metavar="COMMAND")
@@ -174,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
         "model; on errors print one line per broken rule (file: place: rule) and exit 1.",
     )
     check.add_argument("paths", nargs="+", metavar="PATH", help="model file or directory")
-    check.set_defaults(run=cmd_model_check)
+    check.set_defaults(command_module="model_check")
 
     replay = commands.add_parser(
         "replay",
@@ -207,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument(
         "--changes", type=Path, metavar="FILE", help="tier changes, JSON lines, in order"
     )
-    replay.set_defaults(run=cmd_replay)
+    replay.set_defaults(command_module="replay")
 
     produce = commands.add_parser(
         "produce",
@@ -219,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     produce.add_argument(
         "--profiles", type=existing_file, metavar="FILE", help="profiles, JSON lines"
     )
-    produce.set_defaults(run=cmd_produce)
+    produce.set_defaults(command_module="produce")
 
     export = commands.add_parser(
         "export",
@@ -234,7 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="evaluate each account at the later of TIME (RFC 3339) and its clock",
     )
     export.add_argument("--out", type=Path, required=True, metavar="FILE")
-    export.set_defaults(run=cmd_export)
+    export.set_defaults(command_module="export")
 
     changes = commands.add_parser(
         "changes",
@@ -244,7 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     changes.add_argument("--out", type=Path, required=True, metavar="FILE")
     changes.add_argument("--idle", type=float, default=5.0, metavar="SECONDS")
-    changes.set_defaults(run=cmd_changes)
+    changes.set_defaults(command_module="changes")
 
     demo = commands.add_parser(
         "demo",
@@ -257,10 +138,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--name", help="prefix of the run's topics and keys (default: demo-<UTC time>)"
     )
-    demo.set_defaults(run=cmd_demo)
+    demo.set_defaults(command_module="demo")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return int(args.run(args))
+    command = importlib.import_module(f"streams.cli.{args.command_module}")
+    return int(command.run(args))

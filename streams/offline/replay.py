@@ -21,6 +21,7 @@ import orjson
 
 from scoring.decode import Rejection, decode_event, decode_profile
 from scoring.engine import Engine, TierChange
+from scoring.errors import DeadLetterCode
 from scoring.messages import Event, Profile
 from scoring.model import Model
 from scoring.state import AccountState
@@ -69,25 +70,29 @@ def change_line(change: TierChange) -> dict[str, object]:
 
 def read_lines(path: Path, label: str) -> Iterator[tuple[int, bytes]]:
     """(line number, line) for every non-blank line, with a progress bar on a terminal."""
-    progress = Progress(label, path.stat().st_size)
     done = 0
     number = 0
-    with path.open("rb") as handle:
+    with Progress(label, path.stat().st_size) as progress, path.open("rb") as handle:
         for number, line in enumerate(handle, start=1):  # noqa: B007  (number is reported after)
             done += len(line)
             if line.strip():
                 yield number, line
             progress.update(done, number)
-    progress.close(number)
+        progress.close(number)
 
 
 class Replay:
     """Applies profiles and events to in-memory account states with one `Engine`."""
 
     def __init__(
-        self, models: tuple[Model, ...], on_change: Callable[[TierChange], None], errors: TextIO
+        self,
+        models: tuple[Model, ...],
+        on_change: Callable[[TierChange], None],
+        errors: TextIO,
+        *,
+        dedupe_window: float,
     ) -> None:
-        self.engine = Engine(models)
+        self.engine = Engine(models, dedupe_window=dedupe_window)
         self.states: dict[str, AccountState] = {}
         self.domains: dict[str, str] = {}
         self.on_change = on_change
@@ -100,7 +105,7 @@ class Replay:
             state = self.states[account_id] = self.engine.new_account(account_id)
         return state
 
-    def bad_line(self, path: Path, number: int, code: str, detail: str) -> None:
+    def bad_line(self, path: Path, number: int, code: DeadLetterCode, detail: str) -> None:
         self.summary.bad_lines += 1
         self.errors.write(f"{path}:{number}: {code}: {detail}\n")
 
@@ -131,7 +136,10 @@ class Replay:
             account_id = decoded.account_id or self.domains.get(decoded.domain or "")
             if account_id is None:
                 self.bad_line(
-                    path, number, "unknown_account", f"domain {decoded.domain!r} is in no profile"
+                    path,
+                    number,
+                    DeadLetterCode.UNKNOWN_ACCOUNT,
+                    f"domain {decoded.domain!r} is in no profile",
                 )
                 continue
             self.apply_event(decoded, account_id)
@@ -196,6 +204,7 @@ def run_replay(
     as_of: float | None = None,
     changes: Path | None = None,
     errors: TextIO,
+    dedupe_window: float,
 ) -> ReplaySummary:
     """Replays the files and writes `out` (and `changes`); returns the summary."""
     started = time.monotonic()
@@ -207,7 +216,7 @@ def run_replay(
             if changes_file is not None:
                 changes_file.write(orjson.dumps(change_line(change), option=JSONL))
 
-        replay = Replay(models, write_change, errors)
+        replay = Replay(models, write_change, errors, dedupe_window=dedupe_window)
         if profiles is not None:
             replay.apply_profiles(profiles)
         replay.apply_events(events)

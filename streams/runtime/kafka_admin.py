@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import Mapping, Sequence
+from typing import NoReturn
 
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.structs import TopicPartition
+from tenacity import AsyncRetrying, RetryCallState, retry_if_result, stop_after_delay, wait_fixed
 
 
 async def end_offsets(bootstrap: str, topic: str, partitions: int) -> dict[int, int]:
@@ -27,13 +27,21 @@ async def wait_for_topics(bootstrap: str, topics: Sequence[str], timeout: float 
     `timeout` seconds."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
-    try:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if set(topics) <= set(await admin.list_topics()):
-                return
-            await asyncio.sleep(0.3)
+
+    async def all_there() -> bool:
+        return set(topics) <= set(await admin.list_topics())
+
+    def never_there(_: RetryCallState) -> NoReturn:
         raise TimeoutError(f"topics {list(topics)} not created within {timeout}s")
+
+    polling = AsyncRetrying(
+        stop=stop_after_delay(timeout),
+        wait=wait_fixed(0.3),
+        retry=retry_if_result(lambda there: not there),
+        retry_error_callback=never_there,
+    )
+    try:
+        await polling(all_there)
     finally:
         await admin.close()
 

@@ -26,164 +26,32 @@ least once, always with the same `(account_id, model, seq)`.
 
 from __future__ import annotations
 
-import struct
 import time
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from enum import IntEnum
-from typing import Protocol
 
-import orjson
-
-from scoring.decode import Rejection, decode_event, decode_profile, stored_profile
+from scoring.decode import Rejection, decode_event, decode_profile
 from scoring.engine import Engine, TierChange
+from scoring.errors import DeadLetterCode
 from scoring.messages import Event, Profile
-from scoring.model import Model
-from scoring.state import AccountState, StateDecodeError
-from scoring.timefmt import format_rfc3339
+from scoring.state import AccountState
+from streams.runtime.accounts import Accounts
+from streams.runtime.messages import (
+    INGESTED_HEADER,
+    Destination,
+    Incoming,
+    Outgoing,
+    dead_letter,
+    is_alert,
+    reroute,
+    score_change_message,
+)
 from streams.runtime.metrics import Metrics
+from streams.runtime.publishing import Publisher
 from streams.runtime.state_cache import StateCache
-from streams.store.commit import (
-    UNKNOWN_TIER,
-    AccountWrite,
-    CommitBatch,
-    Committed,
-    Fenced,
-    Rank,
-    Ranking,
-    WrittenGroup,
-)
-from streams.store.profiles import pack_profile, unpack_profile
-from streams.store.records import check_record_names, pack_account_record
+from streams.store.commit import AccountWrite, Committed, Fenced, Rank
 from streams.store.state_store import StateStore
-
-META_FIELD = "m"
-PROFILE_FIELD = "p"
-MODEL_FIELD_PREFIX = "s:"
-
-INGESTED_HEADER = "scorer.ingested.at"  # Kafka timestamp (epoch s) of the batch's first message
-
-DEAD_LETTER_CODES = (
-    "invalid_json",  # not UTF-8 JSON, or not a JSON object
-    "schema_violation",  # JSON that breaks the message's schema; the detail names the field
-    "too_large",  # over 64 KiB
-    "future_timestamp",  # occurred_at more than MAX_FUTURE_SKEW ahead of the wall clock
-    "unknown_account",  # keyed by a domain that no profile names
-)
-
-
-class Destination(IntEnum):
-    """Where an outbox entry goes."""
-
-    SCORE_CHANGES = 0
-    DEAD_LETTERS = 1
-    EVENTS = 2
-    PROFILES = 3
-
-
-@dataclass(frozen=True, slots=True)
-class Incoming:
-    """One raw Kafka message as the pipeline needs it."""
-
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes
-    timestamp: float  # the message's Kafka timestamp, epoch seconds
-    headers: tuple[tuple[str, bytes], ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class Outgoing:
-    """One message for Kafka, as kept in the outbox until the broker acknowledges it."""
-
-    destination: Destination
-    key: bytes | None
-    value: bytes
-    headers: tuple[tuple[str, bytes], ...] = ()
-
-    def encode(self) -> bytes:
-        """`destination u8 | key length i32 (-1 = none) | key | headers JSON length u32 |
-        headers JSON | value`: binary-safe, since dead letters carry the original bytes."""
-        key = b"" if self.key is None else self.key
-        headers = orjson.dumps([[name, value.decode("latin-1")] for name, value in self.headers])
-        return (
-            struct.pack(">Bi", self.destination, -1 if self.key is None else len(key))
-            + key
-            + struct.pack(">I", len(headers))
-            + headers
-            + self.value
-        )
-
-    @classmethod
-    def decode(cls, entry: bytes) -> Outgoing:
-        destination, key_length = struct.unpack_from(">Bi", entry, 0)
-        at = 5
-        key = None if key_length < 0 else entry[at : at + key_length]
-        at += max(key_length, 0)
-        (headers_length,) = struct.unpack_from(">I", entry, at)
-        at += 4
-        headers = tuple(
-            (name, value.encode("latin-1"))
-            for name, value in orjson.loads(entry[at : at + headers_length])
-        )
-        return cls(Destination(destination), key, entry[at + headers_length :], headers)
-
-
-def dead_letter(message: Incoming, code: str, detail: str, now: float) -> Outgoing:
-    """The original message, bytes and headers kept, with why and where it failed."""
-    headers = (
-        *message.headers,
-        ("scorer.error.code", code.encode()),
-        ("scorer.error.detail", detail.encode()),
-        ("scorer.source.topic", message.topic.encode()),
-        ("scorer.source.partition", str(message.partition).encode()),
-        ("scorer.source.offset", str(message.offset).encode()),
-        ("scorer.failed.at", format_rfc3339(now).encode()),
-    )
-    return Outgoing(Destination.DEAD_LETTERS, message.key, message.value, headers)
-
-
-def is_alert(model: Model, change: TierChange) -> bool:
-    """True when the account moved up into a tier marked `alert: true`: a rep should know now."""
-    ranks = {tier.name: index for index, tier in enumerate(model.tiers)}
-    tier = model.tiers[ranks[change.tier]]
-    return tier.alert and ranks[change.tier] < ranks[change.previous_tier]
-
-
-def score_change_message(
-    change: TierChange, alert: bool, profile: Profile | None, now: float
-) -> bytes:
-    """A score-change.v1 message (schemas/score-change.v1.schema.json)."""
-    owner = profile.fields.get("owner") if profile is not None else None
-    return orjson.dumps(
-        {
-            "account_id": change.account_id,
-            "model": change.model,
-            "model_version": change.model_version,
-            "seq": change.seq,
-            "previous_tier": change.previous_tier,
-            "tier": change.tier,
-            "alert": alert,
-            "previous_total": change.previous_total,
-            "total": change.total,
-            "fit": change.fit,
-            "engagement": change.engagement,
-            "cause": change.cause,
-            "explanation": change.explanation.to_dict(),
-            "owner": owner if isinstance(owner, dict) else None,
-            "occurred_at": format_rfc3339(change.at),
-            "emitted_at": format_rfc3339(now),
-        }
-    )
-
-
-class Publisher(Protocol):
-    """Sends messages to Kafka and returns once the broker has acknowledged all of them."""
-
-    async def publish(self, messages: Sequence[Outgoing]) -> None: ...
 
 
 @dataclass(slots=True)
@@ -207,7 +75,7 @@ class BatchReport:
 
 class Pipeline:
     """Scores batches of one worker's partitions. Not safe for two batches of one partition at
-    once: the worker serialises each partition's work (`streams.runtime.worker`)."""
+    once: the worker serialises each partition's work (`streams.runtime.ownership`)."""
 
     def __init__(
         self,
@@ -225,17 +93,8 @@ class Pipeline:
         self.publisher = publisher
         self.metrics = metrics
         self.max_future_skew = max_future_skew
-        self.models = {model.id: model for model in engine.models}
-        self.tier_names = {
-            model.id: tuple(tier.name for tier in model.tiers) for model in engine.models
-        }
-        check_record_names(list(self.models))
-        self._model_fields = {model: MODEL_FIELD_PREFIX + model for model in self.models}
-        self._model_index = {model: index for index, model in enumerate(self.models)}
-        # The fields of an account written whole, in the order its record holds them.
-        self._whole_fields = (META_FIELD, *self._model_fields.values())
-        # What `load` reads of an account: blobs of models not loaded are of no use.
-        self._stored_fields = (META_FIELD, PROFILE_FIELD, *self._model_fields.values())
+        self.accounts = Accounts(engine, store, metrics)
+        self.models = self.accounts.models
         # (partition, source) -> (token, applied offset) as committed under that token.
         self._applied: dict[tuple[int, str], tuple[str, int]] = {}
         # partition -> (token, the entries of its outbox in Redis, oldest first).
@@ -248,52 +107,23 @@ class Pipeline:
         for key in [key for key in self._applied if key[0] == partition]:
             del self._applied[key]
 
-    # --- reading and writing accounts ----------------------------------------------------------
+    # --- reading and writing accounts (`Accounts`) --------------------------------------------
 
     async def load(self, partition: int, account_ids: Sequence[str]) -> dict[str, AccountState]:
         """The accounts' states from Redis (one round trip); unknown accounts start empty."""
-        started = time.perf_counter()
-        stored = await self.store.read_fields(partition, account_ids, self._stored_fields)
-        self.metrics.redis_seconds.labels("read").observe(time.perf_counter() - started)
-        states = {}
-        for account_id, (meta, raw_profile, *blobs) in zip(account_ids, stored, strict=True):
-            profile = None
-            if raw_profile is not None:
-                profile = stored_profile(unpack_profile(raw_profile, account_id))
-                if profile is None:
-                    # Read as no profile, the account would be scored without it.
-                    raise StateDecodeError(f"the stored profile of {account_id!r} is no profile")
-            states[account_id] = self.engine.restore(
-                account_id, meta, dict(zip(self.models, blobs, strict=True)), profile
-            )
-        return states
+        return await self.accounts.load(partition, account_ids)
 
     def dump(self, state: AccountState, profile_raw: bytes | None = None) -> AccountWrite:
-        """The account's fields to write: its meta and every model's state, and its profile when
-        given."""
-        meta, blobs = self.engine.dump(state)
-        fields = {META_FIELD: meta}
-        fields.update({self._model_fields[model]: blob for model, blob in blobs.items()})
-        if profile_raw is not None:
-            fields[PROFILE_FIELD] = pack_profile(profile_raw, state.account_id)
-        return AccountWrite(state.account_id, fields)
+        """The account's fields to write (`Accounts.dump`)."""
+        return self.accounts.dump(state, profile_raw)
 
     def rank(self, state: AccountState, model_id: str, previous_tier: str | None) -> Rank:
-        """The account's place in the model's ranking: its tier and total of the latest
-        evaluation, which every batch does at the clock before it commits."""
-        tier, total = self.engine.standing(state, model_id)
-        return Rank(
-            state.account_id, model_id, self.tier_names[model_id], tier, total, previous_tier
-        )
+        """The account's place in the model's ranking (`Accounts.rank`)."""
+        return self.accounts.rank(state, model_id, previous_tier)
 
     def due_time(self, state: AccountState) -> float | None:
-        """When the decay sweep must next look at the account (its earliest tier drop)."""
-        times = [
-            t
-            for model in self.engine.models
-            if (t := self.engine.next_tier_change_time(state, model.id)) is not None
-        ]
-        return min(times) if times else None
+        """When the decay sweep must next look at the account (`Accounts.due_time`)."""
+        return self.accounts.due_time(state)
 
     # --- batches -------------------------------------------------------------------------------
 
@@ -507,74 +337,6 @@ class Pipeline:
             )
         return states
 
-    def _dumped(
-        self,
-        states: Mapping[str, AccountState],
-        report: BatchReport,
-        only: Mapping[str, Sequence[str]] | None,
-    ) -> CommitBatch:
-        """The commit of accounts written without a profile: each whole (`only` None: events,
-        the decay sweep) or only some models' states (rescoring). Dumped, ranked and scheduled
-        by the core in one call per set of models written alike."""
-        groups: dict[tuple[str, ...] | None, list[str]] = {}
-        if only is None:
-            groups[None] = list(states)
-        else:
-            for account_id, written_models in only.items():
-                groups.setdefault(tuple(written_models), []).append(account_id)
-        unknown = bytes([UNKNOWN_TIER]) * len(self.models)
-        written = []
-        for models, account_ids in groups.items():
-            dumped = self.engine.dump_many([states[a] for a in account_ids], models)
-            written_models = tuple(self.models) if models is None else models
-            metas = dumped.metas or [None] * len(account_ids)
-            records = [
-                pack_account_record(meta, zip(written_models, blobs, strict=True))
-                for meta, blobs in zip(metas, dumped.blobs, strict=True)
-            ]
-            fields = (
-                self._whole_fields
-                if models is None
-                else tuple(self._model_fields[m] for m in models)
-            )
-            # A byte per account and model, account by account: model m's are every n-th from m.
-            loaded = b"".join([report.loaded_tiers.get(a, unknown) for a in account_ids])
-            rankings = [
-                Ranking(
-                    model_id,
-                    self.tier_names[model_id],
-                    dumped.tiers[column],
-                    loaded[self._model_index[model_id] :: len(self.models)],
-                    dumped.totals[column],
-                )
-                for column, model_id in enumerate(written_models)
-            ]
-            written.append(WrittenGroup(account_ids, fields, records, dumped.due_times, rankings))
-        return CommitBatch.of_groups(written)
-
-    def _by_account(
-        self,
-        states: Mapping[str, AccountState],
-        raw_profiles: Mapping[str, bytes],
-        report: BatchReport,
-    ) -> CommitBatch:
-        """The commit of accounts written whole, with their profiles (profile batches)."""
-        writes = [self.dump(state, raw_profiles.get(a)) for a, state in states.items()]
-        due = {a: self.due_time(state) for a, state in states.items()}
-        ranks = [
-            self.rank(state, model_id, self._loaded_tier(report, account_id, model_id))
-            for account_id, state in states.items()
-            for model_id in self.models
-        ]
-        return CommitBatch.of(writes, due, ranks)
-
-    def _loaded_tier(self, report: BatchReport, account_id: str, model_id: str) -> str | None:
-        loaded = report.loaded_tiers.get(account_id)
-        if loaded is None:
-            return None
-        index = loaded[self._model_index[model_id]]
-        return None if index == UNKNOWN_TIER else self.tier_names[model_id][index]
-
     async def _fresh(
         self,
         partition: int,
@@ -605,7 +367,7 @@ class Pipeline:
             account_id = event.account_id or resolved.get(event.domain or "")
             if account_id is None:
                 detail = f"domain {event.domain!r} is named by no account profile"
-                outbox.append(dead_letter(message, "unknown_account", detail, now))
+                outbox.append(dead_letter(message, DeadLetterCode.UNKNOWN_ACCOUNT, detail, now))
             elif message.key != account_id.encode() or event.account_id is None:
                 outbox.append(reroute(message, account_id))
             else:
@@ -645,9 +407,9 @@ class Pipeline:
             )
         if raw_profiles:
             assert only is None, "a profile is written with the whole account"
-            batch = self._by_account(states, raw_profiles, report)
+            batch = self.accounts.packed_with_profiles(states, raw_profiles, report.loaded_tiers)
         else:
-            batch = self._dumped(states, report, only)
+            batch = self.accounts.packed(states, report.loaded_tiers, only)
         # Unsure until Redis has answered: an error mid-call may or may not have written.
         if offset is not None:
             self._applied.pop((partition, source), None)
@@ -681,21 +443,3 @@ class Pipeline:
                 self.metrics.tier_changes.labels(
                     change.model, change.previous_tier, change.tier, change.cause
                 ).inc()
-
-
-def reroute(message: Incoming, account_id: str) -> Outgoing:
-    """The event again, keyed by (and naming) its account, for the partition that owns it."""
-    body = orjson.loads(message.value)
-    body["account_id"] = account_id
-    headers = (*message.headers, ("scorer.rerouted.from", (message.key or b"")))
-    return Outgoing(Destination.EVENTS, account_id.encode(), orjson.dumps(body), headers)
-
-
-def partition_items(messages: Iterable[Incoming]) -> dict[int, list[Incoming]]:
-    """Messages grouped by partition, each group in offset order."""
-    groups: dict[int, list[Incoming]] = {}
-    for message in messages:
-        groups.setdefault(message.partition, []).append(message)
-    for group in groups.values():
-        group.sort(key=lambda m: m.offset)
-    return groups

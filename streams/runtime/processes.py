@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import logging
+import os
 import signal
 import subprocess
-from typing import Literal
+from typing import Literal, NoReturn
 
 FEW_COLLECTIONS = (20_000, 50, 1_000)
 """Cyclic garbage collector thresholds for processes that keep many live objects (a replay's
@@ -52,3 +54,12 @@ def stop_gracefully(process: subprocess.Popen[bytes], timeout: float = 30) -> in
         except subprocess.TimeoutExpired:
             process.kill()
     return process.wait()
+
+
+def stop_process(reason: str) -> NoReturn:
+    """Logs `reason` with the exception being handled and stops the process at once (exit 70,
+    EX_SOFTWARE): for an error that is neither bad input nor an outage, where going on would
+    be worse. The supervisor (systemd, Kubernetes) restarts the worker."""
+    logging.getLogger("scorer.worker").critical("stopping the worker: %s", reason, exc_info=True)
+    logging.shutdown()
+    os._exit(70)

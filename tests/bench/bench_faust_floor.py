@@ -18,7 +18,7 @@ single line of ours runs, so that target can be put next to the framework's own 
    over the topic declared as `streams.runtime.worker` declares it (raw key and value serializers,
    `acks=False`, `internal=True`) that iterates `stream.take_events(BATCH_MAX, BATCH_WITHIN)`
    and does nothing with the batches;
-4. **wrap**: the same agent calling `streams.runtime.worker.group_batch` (`Incoming` objects per
+4. **wrap**: the same agent calling `streams.runtime.messages.group_batch` (`Incoming` objects per
    partition),
    grouped per partition and sorted by offset, exactly as `Worker.handle` does before scoring:
    the per-event cost no processing of ours can avoid.
@@ -68,7 +68,7 @@ from streams.runtime.kafka_admin import (  # noqa: E402
     ensure_topics,
 )
 from streams.runtime.processes import stop_gracefully  # noqa: E402
-from streams.runtime.worker import EVENTS  # noqa: E402
+from streams.runtime.topics import EVENTS  # noqa: E402
 from streams.settings import Settings  # noqa: E402
 
 ACCOUNTS = 10_000
@@ -83,8 +83,8 @@ def child(variant: str) -> None:
     """The worker process: one agent over the events topic; writes its figures to FLOOR_RESULT
     (JSON) once it has seen FLOOR_EXPECTED events, then idles until it is stopped."""
     from streams.runtime.app import create_app
+    from streams.runtime.messages import group_batch
     from streams.runtime.processes import use_event_loop
-    from streams.runtime.worker import group_batch
 
     settings = Settings()
     use_event_loop(settings.event_loop)  # the scorer's worker's loop (`scorer worker`)

@@ -29,7 +29,7 @@ import bench_pipeline as bp  # noqa: E402
 
 from streams.offline.simulate import simulate  # noqa: E402
 from streams.runtime.kafka_admin import wait_for_topics  # noqa: E402
-from streams.runtime.worker import EVENTS, PROFILES  # noqa: E402
+from streams.runtime.topics import EVENTS, PROFILES  # noqa: E402
 from streams.settings import Settings  # noqa: E402
 from streams.store.client import connect_redis  # noqa: E402
 from tests.integration.live import owned_by  # noqa: E402

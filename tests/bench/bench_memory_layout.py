@@ -65,10 +65,12 @@ from scoring.engine import Engine
 from streams.model_files import load_model_files
 from streams.offline.replay import Replay
 from streams.offline.simulate import simulate
+from streams.runtime.messages import Outgoing
 from streams.runtime.metrics import Metrics
-from streams.runtime.pipeline import Outgoing, Pipeline
+from streams.runtime.pipeline import Pipeline
 from streams.runtime.processes import FEW_COLLECTIONS
-from streams.runtime.worker import account_partition
+from streams.runtime.topics import account_partition
+from streams.settings import Settings
 from streams.store.client import connect_redis
 from streams.store.commit import AccountWrite, Committed, Rank
 from streams.store.keys import PartitionKeys
@@ -274,7 +276,12 @@ def build_accounts(
     domain map (domain -> account id)."""
     say(f"simulating {accounts:,} accounts, {events:,} events")
     market = simulate(accounts, events, end=END, seed=5)
-    replay = Replay(pipeline.engine.models, lambda change: None, io.StringIO())
+    replay = Replay(
+        pipeline.engine.models,
+        lambda change: None,
+        io.StringIO(),
+        dedupe_window=Settings().dedupe_window,
+    )
     raw_profiles: dict[str, bytes] = {}
     say("applying them with the engine (streams.offline.replay.Replay)")
     for row in market.profiles:

@@ -65,9 +65,9 @@ from scoring.timefmt import format_rfc3339
 from streams.model_files import load_model_files
 from streams.offline.simulate import simulate
 from streams.runtime.kafka_admin import delete_topics_with_prefix, wait_for_topics
-from streams.runtime.pipeline import INGESTED_HEADER, is_alert, score_change_message
+from streams.runtime.messages import INGESTED_HEADER, is_alert, score_change_message
 from streams.runtime.processes import stop_gracefully
-from streams.runtime.worker import EVENTS, PROFILES, SCORE_CHANGES, account_partition
+from streams.runtime.topics import EVENTS, PROFILES, SCORE_CHANGES, account_partition
 from streams.settings import Settings
 from streams.store.client import connect_redis
 from streams.store.keys import PartitionKeys
@@ -837,7 +837,7 @@ def _frame_name(frame: str) -> str:
 def _is_ours(name: str) -> bool:
     # The worker's entry frames (command line, agent loop, lock, retry) hold every sample of
     # the stream and say nothing about where the time goes.
-    wrappers = ("(streams/cli/main.py)", "score_events", "handle_or_die", "Worker.locked", "retry")
+    wrappers = ("(streams/cli/", "score_events", "handle_or_die", "Ownership.locked", "retry")
     return ("(streams/" in name or "(scoring/" in name) and not any(w in name for w in wrappers)
 
 

@@ -20,6 +20,7 @@ from scoring.engine import Engine
 from streams.model_files import load_model_files
 from streams.offline.replay import Replay, run_replay
 from streams.offline.simulate import simulate
+from streams.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 END = 1_795_000_000.0  # a fixed clock, so runs compare
@@ -36,11 +37,18 @@ def main(accounts: int = 20_000, events: int = 200_000, rounds: int = 3) -> None
             gc.collect()
             started = time.process_time()
             summary = run_replay(
-                models, events=events_path, profiles=profiles, out=out, errors=io.StringIO()
+                models,
+                events=events_path,
+                profiles=profiles,
+                out=out,
+                errors=io.StringIO(),
+                dedupe_window=Settings().dedupe_window,
             )
             whole.append(summary.events / (time.process_time() - started))
 
-            replay = Replay(models, lambda change: None, io.StringIO())
+            replay = Replay(
+                models, lambda change: None, io.StringIO(), dedupe_window=Settings().dedupe_window
+            )
             replay.apply_profiles(profiles)
             gc.collect()
             started = time.process_time()

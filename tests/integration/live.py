@@ -26,7 +26,8 @@ from aiokafka.structs import TopicPartition
 from streams.model_files import load_model_files
 from streams.runtime.kafka_admin import end_offsets
 from streams.runtime.processes import stop_gracefully
-from streams.runtime.worker import DEAD_LETTERS, EVENTS, PROFILES, SCORE_CHANGES, Worker
+from streams.runtime.topics import DEAD_LETTERS, EVENTS, PROFILES, SCORE_CHANGES
+from streams.runtime.worker import Worker
 from streams.settings import Settings
 from streams.store.client import connect_redis
 from streams.store.keys import PartitionKeys

@@ -16,10 +16,10 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from streams.cli.tools import message_key
+from streams.cli.produce import message_key
 from streams.offline.simulate import simulate
 from streams.runtime.kafka_admin import delete_topics_with_prefix, wait_for_topics
-from streams.runtime.worker import DEAD_LETTERS, EVENTS, PROFILES, SCORE_CHANGES
+from streams.runtime.topics import DEAD_LETTERS, EVENTS, PROFILES, SCORE_CHANGES
 from tests.integration.live import MODELS, LiveRun, by_change_key
 
 pytestmark = [pytest.mark.kafka, pytest.mark.redis, pytest.mark.slow]

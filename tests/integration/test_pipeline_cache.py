@@ -14,8 +14,9 @@ from scoring.engine import Engine
 from scoring.state import StateDecodeError
 from scoring.timefmt import format_rfc3339
 from streams.model_files import load_model_files
+from streams.runtime.messages import Incoming, Outgoing
 from streams.runtime.metrics import Metrics
-from streams.runtime.pipeline import Incoming, Outgoing, Pipeline
+from streams.runtime.pipeline import Pipeline
 from streams.runtime.state_cache import StateCache
 from streams.store.keys import PartitionKeys
 from streams.store.profiles import pack_profile

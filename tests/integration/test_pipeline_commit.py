@@ -1,6 +1,6 @@
 """The batch commit's two ways of packing, against the real Redis: a batch packed by the core
 (`Engine.dump_many`, one call per set of models written alike) leaves Redis exactly as the same
-batch packed account by account (`CommitBatch.of`, from `Pipeline.dump`, `rank` and
+batch packed account by account (`CommitBatch.of`, from `Accounts.dump`, `rank` and
 `due_time`): events batches, the decay sweep and a rescoring that writes some accounts' models
 differently from others'."""
 
@@ -20,10 +20,13 @@ from scoring.engine import Engine
 from scoring.state import AccountState
 from streams.model_files import load_model_files
 from streams.offline.simulate import simulate
+from streams.runtime.accounts import Accounts, LoadedTiers
+from streams.runtime.messages import Incoming
 from streams.runtime.metrics import Metrics
-from streams.runtime.pipeline import MODEL_FIELD_PREFIX, BatchReport, Incoming, Pipeline
+from streams.runtime.pipeline import Pipeline
 from streams.runtime.state_cache import StateCache
 from streams.store.commit import AccountWrite, CommitBatch
+from streams.store.records import MODEL_FIELD_PREFIX
 from streams.store.state_store import StateStore
 from tests.integration.test_pipeline_cache import NOW, PARTITION, ROOT, Recording
 
@@ -64,28 +67,28 @@ async def contents(client: Any, prefix: str) -> dict[str, object]:
     return found
 
 
-def packed_by_account(pipeline: Pipeline) -> Any:
-    """`Pipeline._dumped` as it was packed before the core did it: account by account."""
+def packed_by_account(accounts: Accounts) -> Any:
+    """`Accounts.packed` as it was packed before the core did it: account by account."""
 
     def reference(
         states: Mapping[str, AccountState],
-        report: BatchReport,
+        loaded: LoadedTiers,
         only: Mapping[str, Sequence[str]] | None,
     ) -> CommitBatch:
         written = states if only is None else {a: states[a] for a in only}
         writes = []
         for account_id, state in written.items():
-            fields = pipeline.dump(state).fields
+            fields = accounts.dump(state).fields
             if only is not None:
                 names = [MODEL_FIELD_PREFIX + m for m in only[account_id]]
                 fields = {name: fields[name] for name in names}
             writes.append(AccountWrite(account_id, fields))
         ranks = [
-            pipeline.rank(state, model, pipeline._loaded_tier(report, account_id, model))
+            accounts.rank(state, model, accounts.loaded_tier(loaded, account_id, model))
             for account_id, state in written.items()
-            for model in (pipeline.models if only is None else only[account_id])
+            for model in (accounts.models if only is None else only[account_id])
         ]
-        due = {a: pipeline.due_time(state) for a, state in written.items()}
+        due = {a: accounts.due_time(state) for a, state in written.items()}
         return CommitBatch.of(writes, due, ranks)
 
     return reference
@@ -98,7 +101,7 @@ def scorer(client: Any, prefix: str, models: Path, *, by_account: bool) -> Pipel
         engine, store, Recording(), Metrics(), max_future_skew=300, cache=StateCache(0)
     )
     if by_account:
-        pipeline._dumped = packed_by_account(pipeline)  # type: ignore[method-assign]
+        pipeline.accounts.packed = packed_by_account(pipeline.accounts)  # type: ignore[method-assign]
     return pipeline
 
 

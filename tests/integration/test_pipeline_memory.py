@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from streams.runtime.pipeline import Destination, Incoming
+from streams.runtime.messages import Destination, Incoming
 from streams.store.commit import CommitResult
 from streams.store.state_store import StateStore
 from tests.integration.test_pipeline_cache import (

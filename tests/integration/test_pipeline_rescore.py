@@ -117,7 +117,7 @@ async def test_rescoring_writes_only_the_rescored_models_of_the_accounts_behind(
     reread = (await new.load(PARTITION, ["acme"]))["acme"]
     assert not new.engine.needs_rescore(reread)
     assert reread.view() == expected.view()
-    for model, tiers in new.tier_names.items():
+    for model, tiers in new.accounts.tier_names.items():
         total = new.engine.standing(reread, model)[1]
         assert await new.store.top([PARTITION], model, tiers, 10) == [("acme", ranked(total))]
 

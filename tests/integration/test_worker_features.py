@@ -20,7 +20,7 @@ from jsonschema import Draft202012Validator, FormatChecker
 from scoring.timefmt import parse_rfc3339
 from streams.offline.simulate import simulate
 from streams.runtime.kafka_admin import delete_topics_with_prefix, wait_for_topics
-from streams.runtime.worker import DEAD_LETTERS, EVENTS, PROFILES, SCORE_CHANGES
+from streams.runtime.topics import DEAD_LETTERS, EVENTS, PROFILES, SCORE_CHANGES
 from tests.integration.live import MODELS, ROOT, LiveRun
 
 pytestmark = [pytest.mark.kafka, pytest.mark.redis, pytest.mark.slow]

@@ -1,6 +1,6 @@
 """Which accounts a worker rescores after a model version change, against the real Redis.
 
-The rule (streams.runtime.worker.Worker.rescore_owned): one walk of the keyspace lists the
+The rule (streams.runtime.rescoring.Rescoring.rescore_owned): one walk of the keyspace lists the
 accounts of every owned partition not yet at the loaded versions; each such partition gets all of
 its accounts, in chunks, and its versions are recorded once they are all rescored. The rescoring
 itself (scores, tier changes) is tested end to end in test_worker_features.py.
@@ -13,9 +13,10 @@ from collections.abc import AsyncIterator, Sequence
 import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-import streams.runtime.worker
+import streams.runtime.rescoring
+from streams.runtime.ownership import Fence
 from streams.runtime.pipeline import BatchReport
-from streams.runtime.worker import Fence, Worker
+from streams.runtime.worker import Worker
 from streams.store.commit import AccountWrite
 from tests.integration.live import in_process_worker
 
@@ -40,11 +41,11 @@ class RescoreRecorder:
     async def __call__(
         self, partition: int, token: str, account_ids: Sequence[str], now: float
     ) -> BatchReport:
-        assert token == self.worker.fences[partition].token
+        assert token == self.worker.ownership.fences[partition].token
         self.chunks.append((partition, list(account_ids)))
         count = sum(p == partition for p, _ in self.chunks)
         if count == self.lose_after.get(partition):
-            self.worker.release([partition])
+            self.worker.ownership.drop([partition])
         # As if the first account of each chunk was already current.
         rescored = dict.fromkeys(account_ids[1:], ("new-business",))
         return BatchReport(fenced=count == self.fenced.get(partition), rescored=rescored)
@@ -54,13 +55,13 @@ class RescoreRecorder:
 async def worker(
     redis_client: object, test_id: str, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[Worker]:
-    monkeypatch.setattr(streams.runtime.worker, "RESCORE_CHUNK", 3)
+    monkeypatch.setattr(streams.runtime.rescoring, "RESCORE_CHUNK", 3)
     runtime = in_process_worker(test_id, partitions=4)
 
-    async def no_publish(partition: int, token: str) -> None:
-        return None
+    async def no_publish(partition: int, token: str) -> int:
+        return 0
 
-    runtime.publish = no_publish  # type: ignore[method-assign]  # nothing to publish
+    runtime.pipeline.publish_outbox = no_publish  # type: ignore[method-assign]  # none there
     yield runtime
     await runtime.redis.aclose()
 
@@ -80,7 +81,7 @@ def rescored_count(worker: Worker, model: str) -> float | None:
 
 async def own(worker: Worker, partitions: Sequence[int]) -> None:
     for partition in partitions:
-        worker.fences[partition] = Fence(await worker.store.take_fence(partition), 1)
+        worker.ownership.fences[partition] = Fence(await worker.store.take_fence(partition), 1)
 
 
 ACCOUNTS = {
@@ -100,7 +101,7 @@ async def test_each_stale_owned_partition_gets_all_its_accounts_in_chunks(
     recorder = RescoreRecorder(worker)
     worker.pipeline.rescore = recorder  # type: ignore[method-assign]
 
-    await worker.rescore_owned()
+    await worker.rescoring.rescore_owned()
 
     rescored: dict[int, list[str]] = {}
     for partition, ids in recorder.chunks:
@@ -120,7 +121,7 @@ async def test_a_partition_lost_midway_is_not_recorded_as_rescored(worker: Worke
     recorder = RescoreRecorder(worker, lose_after={0: 1})
     worker.pipeline.rescore = recorder  # type: ignore[method-assign]
 
-    await worker.rescore_owned()
+    await worker.rescoring.rescore_owned()
 
     assert sum(p == 0 for p, _ in recorder.chunks) == 1  # then skipped: no longer owned
     assert sorted(a for p, ids in recorder.chunks if p == 2 for a in ids) == ACCOUNTS[2]
@@ -134,7 +135,7 @@ async def test_a_fenced_chunk_leaves_the_versions_alone(worker: Worker) -> None:
     recorder = RescoreRecorder(worker, fenced={0: 2})
     worker.pipeline.rescore = recorder  # type: ignore[method-assign]
 
-    await worker.rescore_owned()
+    await worker.rescoring.rescore_owned()
 
     assert sorted(a for _, ids in recorder.chunks for a in ids) == ACCOUNTS[0]
     assert await worker.store.rescored_versions(0) is None  # the next assignment tries again
@@ -156,7 +157,7 @@ async def test_the_walk_goes_on_after_redis_drops_a_step(worker: Worker) -> None
 
     worker.store.account_ids = one_step_lost  # type: ignore[method-assign]
 
-    await worker.rescore_owned()
+    await worker.rescoring.rescore_owned()
 
     assert failed == [0]
     rescored = sorted((p, a) for p, ids in recorder.chunks for a in ids)

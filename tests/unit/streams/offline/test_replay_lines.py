@@ -15,6 +15,7 @@ from scoring.timefmt import format_rfc3339
 from streams.model_files import load_model_files
 from streams.offline.replay import Replay
 from streams.offline.simulate import simulate
+from streams.settings import Settings
 from tests.unit.factories import DAY, T0
 
 ROOT = Path(__file__).resolve().parents[4]
@@ -43,7 +44,9 @@ def python_lines(engine: Engine, state: AccountState) -> bytes:
 def test_lines_of_a_simulated_market_equal_pythons(tmp_path: Path) -> None:
     models = load_model_files([ROOT / "deploy/models"])
     profiles, events = simulate(300, 6_000, end=T0 + 30 * DAY, seed=5).write(tmp_path)
-    replay = Replay(models, lambda change: None, io.StringIO())
+    replay = Replay(
+        models, lambda change: None, io.StringIO(), dedupe_window=Settings().dedupe_window
+    )
     replay.apply_profiles(profiles)
     replay.apply_events(events)
     assert len(replay.states) == 300 and replay.summary.events > 5_000

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from streams.runtime.worker import group_batch
+from streams.runtime.messages import group_batch
 
 
 def test_a_batch_taken_across_a_rebalance_splits_by_generation() -> None:
