@@ -58,7 +58,7 @@ $(STAMP): pyproject.toml constraints.txt rust-toolchain.toml $(NATIVE_SRC)
 native: ## Rebuild only the native core (scoring/native) in place, fast: for iterating on Rust
 	@$(NEED_CARGO)
 	@test -x $(PY) || $(MAKE) --no-print-directory setup
-	@$(CARGO_ENV) cargo build --release --manifest-path $(NATIVE)/Cargo.toml --features pyo3/extension-module
+	@$(CARGO_ENV) cargo build --release --manifest-path $(NATIVE)/Cargo.toml --features extension-module
 	@# Where the editable install puts it (abi3: pyproject.toml); copied then renamed, so that a
 	@# running worker keeps its old mapping intact. A version-tagged copy would shadow it: removed.
 	@cp $(NATIVE)/target/release/lib_core.so scoring/_core.abi3.so~
