@@ -3,5 +3,5 @@
 Nothing in this package does I/O or reads the wall clock: time is always passed in, as
 seconds since the Unix epoch (UTC, float). The live stream, the offline replay, the backtest
 and the rescoring job all call the same functions, so for the same input they give the same
-numbers (shared/SCORING.md is the contract).
+numbers (docs/scoring.md is the contract).
 """

@@ -1,4 +1,4 @@
-"""Models compiled for the native core: what `scoring._core.Core` takes (SCORING.md section 3).
+"""Models compiled for the native core: what `scoring._core.Core` takes (docs/scoring.md section 3).
 
 A `Model` is split into its criteria by kind, with the normalisers of the total and its two
 sub-scores, the tier table, the plan of criteria in model order (what explanations and scores
@@ -139,7 +139,7 @@ def _lowered(value: PropertyValue) -> PropertyValue:
 
 
 def condition_spec(condition: Condition) -> ConditionSpec:
-    """A `where` condition as the native core tests it (SCORING.md section 2): `contains` needs
+    """A `where` condition as the native core tests it (docs/scoring.md section 2): `contains` needs
     a string, `gte`/`lte` a number (not a bool)."""
     expected = condition.value
     if isinstance(expected, tuple):

@@ -1,4 +1,4 @@
-"""The scoring engine: SCORING.md section 3, exactly, as pure functions of state and input.
+"""The scoring engine: docs/scoring.md section 3, exactly, as pure functions of state and input.
 
 The live pipeline, the offline replay, the backtest and the rescoring job all call `Engine`:
 for the same models, profiles and per-account event order they get the same numbers. Time is
@@ -76,7 +76,7 @@ class TierChange:
 
     @property
     def explanation(self) -> Explanation:
-        """The explanation at `at` (SCORING.md section 4), built on first read from a snapshot
+        """The explanation at `at` (docs/scoring.md section 4), built on first read from a snapshot
         of the state taken at the change: later input does not alter it."""
         return self._explanation.get()
 
@@ -338,7 +338,7 @@ class Engine:
         return self._core.standing(state, model_id)
 
     def explain(self, state: AccountState, model_id: str, at: float | None = None) -> Explanation:
-        """The explanation (SCORING.md section 4) at max(clock, at); nothing is mutated."""
+        """The explanation (docs/scoring.md section 4) at max(clock, at); nothing is mutated."""
         spec = self._spec(model_id)
         return _explanation(spec, self._core.explain(state, model_id, _read_time(state, at)))
 
@@ -356,7 +356,7 @@ class Engine:
         leave their window), so the answer is where it first falls below min(current tier) -
         hysteresis. Found by doubling then bisection to within 10 ms, always returning a time at
         which the change has happened, so a sweep running every interval publishes the drop
-        within one interval of the crossing (SCORING.md section 3). None when the tier is the
+        within one interval of the crossing (docs/scoring.md section 3). None when the tier is the
         lowest or the total's floor (fit alone) stays at or above the line. Returns the clock
         itself when the state was not evaluated at its clock and an evaluation now would
         already change the tier.

@@ -42,7 +42,7 @@ class ModelProblem:
 
 
 class ModelError(ScoringError):
-    """One or more model files break the rules of SCORING.md section 2; nothing was loaded."""
+    """One or more model files break the rules of docs/scoring.md section 2; nothing was loaded."""
 
     def __init__(self, problems: list[ModelProblem]) -> None:
         self.problems = tuple(problems)

@@ -1,4 +1,5 @@
-"""Explanations of a score (SCORING.md section 4): per-criterion numbers and a one-line summary.
+"""Explanations of a score (docs/scoring.md section 4): per-criterion numbers and a one-line
+summary.
 
 This module holds the types an explanation is read as. The native core builds the content
 (`scoring/native/src/explain.rs`): the numbers, the top signals and the words a rep reads, e.g.

@@ -1,4 +1,4 @@
-"""Frozen, typed scoring models (SCORING.md section 2).
+"""Frozen, typed scoring models (docs/scoring.md section 2).
 
 These objects are built only by `scoring.loader`, which validates every rule; code that holds a
 `Model` can trust it. Durations are seconds; times are Unix epoch seconds (UTC).

@@ -1,6 +1,6 @@
 """Per-account scoring state and its compact binary codec.
 
-The state holds only what the numbers of SCORING.md section 3 need, in a form that is cheap to
+The state holds only what the numbers of docs/scoring.md section 3 need, in a form that is cheap to
 update per event and small to store (the pipeline keeps one blob per account and model in Redis,
 plus one meta blob per account). docs/state.md explains every field, why it is exact, and the
 byte layout of the codec.

@@ -1,4 +1,4 @@
-"""Model files (YAML text) -> validated, frozen `Model`s (SCORING.md section 2).
+"""Model files (YAML text) -> validated, frozen `Model`s (docs/scoring.md section 2).
 
 Pure: the caller reads the files (`streams.model_files`) and hands over `(source, text)`.
 Every broken rule is collected, never only the first: `parse_model` and `parse_models` either

@@ -55,8 +55,8 @@ class AccountViews:
         evaluation joins it at a decay sweep (docs/pipeline.md).
         """
         model = next(m for m in self.engine.models if m.id == model_id)
-        # A tier's totals stay below the `min` of the tier above it (SCORING.md: up at once), on
-        # partitions rescored to the loaded versions.
+        # A tier's totals stay below the `min` of the tier above it (docs/scoring.md section 3:
+        # up at once), on partitions rescored to the loaded versions.
         ceilings: list[float | None] = [None, *(t.min for t in model.tiers[:-1])]
         tiers = [t.name for t in model.tiers]
         if tier is not None:  # one tier: the first is always read, so no ceiling

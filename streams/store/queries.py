@@ -62,7 +62,8 @@ class AccountQueries(StoreBase):
 
         `ceilings` (one per tier, None for none) bound the totals a tier holds under the model
         `versions` (as `mark_rescored` names them): an account evaluated into a tier has a total
-        below the `min` of the tier above it, or it would have moved up (SCORING.md). On a
+        below the `min` of the tier above it, or it would have moved up (docs/scoring.md section
+        3). On a
         partition rescored to `versions`, a tier whose ceiling the `limit`-th best total already
         reaches is not read: 256 range reads saved per tier. Elsewhere accounts ranked under
         other versions may break the bound, so every tier is read."""

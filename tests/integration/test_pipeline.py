@@ -2,7 +2,7 @@
 
 Each test runs real `scorer worker` processes with its own topics, key prefix and consumer
 group, produces a simulated market with `scorer produce`, and compares `scorer export` and the
-score-change topic with `scorer replay` on the same files (SCORING.md section 5).
+score-change topic with `scorer replay` on the same files (docs/scoring.md section 5).
 """
 
 from __future__ import annotations

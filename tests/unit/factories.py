@@ -182,7 +182,7 @@ def profile(
 
 
 def scoring_md_model(*, version: int = 3) -> Model:
-    """The example model of SCORING.md section 2."""
+    """The example model of docs/scoring.md section 2."""
     return model(
         [
             bands(

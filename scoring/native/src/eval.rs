@@ -1,4 +1,4 @@
-//! A model's numbers for one account's state (SCORING.md section 3): engagement points decayed
+//! A model's numbers for one account's state (docs/scoring.md section 3): engagement points decayed
 //! to a time, criterion scores, tiers with hysteresis, and the time of the next decay-driven
 //! tier change. Pure functions of a `ModelDef` and a `ModelState`.
 
@@ -37,7 +37,7 @@ impl ModelDef {
         (lo, hi)
     }
 
-    /// Index of the tier after evaluating `total` from tier `current` (SCORING.md section 3):
+    /// Index of the tier after evaluating `total` from tier `current` (docs/scoring.md section 3):
     /// up as soon as the total reaches a higher tier's min, down only below the held tier's
     /// min minus the hysteresis.
     pub fn tier_after(&self, current: &str, total: f64) -> usize {

@@ -1,4 +1,4 @@
-//! Explanations (SCORING.md section 4): per criterion the score, weight and contribution, the
+//! Explanations (docs/scoring.md section 4): per criterion the score, weight and contribution, the
 //! top signals by decayed points, and the one-line summary a rep reads, e.g.
 //! `hot 78.4: demo_request 2d ago, 3× pricing_view (last 4h ago), 1,200 employees`.
 //!

@@ -1,4 +1,4 @@
-//! The scoring engine's per-account state and per-event arithmetic (SCORING.md section 3),
+//! The scoring engine's per-account state and per-event arithmetic (docs/scoring.md section 3),
 //! built as the Python module `scoring._core`.
 //!
 //! `scoring/compile.py` compiles the models (ids, tiers, criteria, `where` tests) into specs

@@ -1,4 +1,4 @@
-//! Firmographic and technographic criteria (SCORING.md section 2): a profile field read by
+//! Firmographic and technographic criteria (docs/scoring.md section 2): a profile field read by
 //! dotted path, scored by bands, values or `any`, and the words an explanation uses for it.
 
 use std::collections::HashMap;

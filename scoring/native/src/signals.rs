@@ -1,5 +1,5 @@
 //! The signals an event can hit: per event type, the groups of signals of one behavioral
-//! criterion, and the `where` tests (SCORING.md section 2) run on the event's properties.
+//! criterion, and the `where` tests (docs/scoring.md section 2) run on the event's properties.
 
 use pyo3::exceptions::PyValueError;
 use pyo3::intern;

@@ -102,7 +102,7 @@ impl BehaviorState {
         self.cap_day = day;
     }
 
-    /// Count a matched hit of signal `k` at `t` (SCORING.md section 3): false when its daily
+    /// Count a matched hit of signal `k` at `t` (docs/scoring.md section 3): false when its daily
     /// cap is reached, or its day is older than the counters keep; else adds 2^((t - ref) / h)
     /// to the signal's sum (rebasing first when that would grow too large) and moves its
     /// streak and last hit. `weighted` is the caller's to refresh.

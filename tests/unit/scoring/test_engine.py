@@ -1,4 +1,4 @@
-"""Every rule of SCORING.md section 3, with the numbers worked out by hand in the comments.
+"""Every rule of docs/scoring.md section 3, with the numbers worked out by hand in the comments.
 
 Most tests use one behavioral criterion of weight 1 on scale 10 with saturation 10, so that
 `total = 100 * score / 10 = 10 * min(x, 10)`: a decayed sum of 4 points reads as a total of 40.

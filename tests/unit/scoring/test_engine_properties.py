@@ -1,6 +1,6 @@
 """Hypothesis properties of the engine, checked against an independent brute-force reference.
 
-`brute_total` recomputes SCORING.md section 3 from the whole event history on every call (no
+`brute_total` recomputes docs/scoring.md section 3 from the whole event history on every call (no
 decayed sums, no ref, no counters kept between calls, no contact bound): if the engine's
 shortcuts were wrong, the two would disagree.
 """
@@ -78,7 +78,7 @@ class Raw:
 
 
 def signals_hit(e: Raw) -> list[str]:
-    """Written from SCORING.md section 2 without the engine's matcher."""
+    """Written from docs/scoring.md section 2 without the engine's matcher."""
     url, form, seats = e.props.get("url"), e.props.get("form"), e.props.get("seats")
     hit = []
     if e.type == "page_view":

@@ -1,4 +1,5 @@
-"""Explanations (SCORING.md section 4): golden summary lines, criteria numbers, the JSON form."""
+"""Explanations (docs/scoring.md section 4): golden summary lines, criteria numbers, the JSON
+form."""
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ AT = T0 + 10 * DAY
 
 
 def scoring_md_account(engine: Engine) -> AccountState:
-    """The SCORING.md example: a demo request 2 days ago, 3 pricing views in the last 30 hours
+    """The docs/scoring.md example: a demo request 2 days ago, 3 pricing views in the last 30 hours
     (each also a page view), a software company of 1,200 with Snowflake and Salesforce."""
     state = engine.new_account(ACCOUNT)
     stack = ["Snowflake", "salesforce", "SNOWFLAKE", "Segway"]

@@ -1,4 +1,4 @@
-"""scoring.loader: every rule of SCORING.md section 2 (and docs/models.md) and its message."""
+"""scoring.loader: every rule of docs/scoring.md section 2 (and docs/models.md) and its message."""
 
 from __future__ import annotations
 

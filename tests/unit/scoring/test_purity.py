@@ -1,6 +1,6 @@
 """`scoring/` stays pure: no I/O libraries, no reading of the clock.
 
-Scores must come out the same live, in replay and in rescoring (SCORING.md section 5), so the
+Scores must come out the same live, in replay and in rescoring (docs/scoring.md section 5), so the
 scoring code gets time and data passed in; `streams/` does the I/O. This reads the source of every
 module under scoring/ (also the ones written after this test) and checks it statically: Python
 with `ast` (every import statement, relative imports resolved, and the `importlib.import_module`
