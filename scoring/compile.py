@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from scoring.errors import ScoringError
+from scoring.loader.rules import MAX_BEHAVIORAL_CRITERIA, MAX_SIGNALS
 from scoring.model import (
     BandsCriterion,
     BehavioralCriterion,
@@ -173,22 +174,23 @@ class _Behavior:
 
 
 def compile_model(model: Model) -> ModelSpec:
-    """The model as the core takes it. Raises ScoringError for more than 255 behavioral
-    criteria or signals in one (the codec's limits) or a breadth criterion of no behavioral."""
+    """The model as the core takes it. Raises ScoringError for more behavioral criteria, or
+    signals in one, than the codec counts (the loader refuses such a model file first) or a
+    breadth criterion of no behavioral."""
     profile: list[ProfileCriterion] = []
     behaviors: list[_Behavior] = []
     positions: dict[str, _Behavior] = {}
     for criterion in model.criteria:
         if isinstance(criterion, BehavioralCriterion):
-            if len(criterion.signals) > 255:
-                raise ScoringError(f"{model.id}: {criterion.id}: more than 255 signals")
+            if len(criterion.signals) > MAX_SIGNALS:
+                raise ScoringError(f"{model.id}: {criterion.id}: more than {MAX_SIGNALS} signals")
             behavior = _Behavior(criterion, len(behaviors))
             behaviors.append(behavior)
             positions[criterion.id] = behavior
         elif not isinstance(criterion, BreadthCriterion):
             profile.append(criterion)
-    if len(behaviors) > 255:
-        raise ScoringError(f"{model.id}: more than 255 behavioral criteria")
+    if len(behaviors) > MAX_BEHAVIORAL_CRITERIA:
+        raise ScoringError(f"{model.id}: more than {MAX_BEHAVIORAL_CRITERIA} behavioral criteria")
     scale = model.scale
     breadths: list[BreadthSpec] = []
     for criterion in model.criteria:

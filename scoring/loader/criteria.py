@@ -14,7 +14,9 @@ from scoring.loader.rules import (
     BEHAVIORAL_KEYS,
     BREADTH_KEYS,
     KINDS,
+    MAX_BEHAVIORAL_CRITERIA,
     MAX_BREADTH_SATURATION,
+    MAX_SIGNALS,
     NAME_ID,
     NAME_ID_RULE,
     PROFILE_KEYS,
@@ -56,6 +58,12 @@ def read_criteria(
     ]
     check_unique(problems, items, place, "id", "criterion id")
     _check_breadth_targets(problems, items, criteria, place)
+    behavioral = sum(isinstance(c, BehavioralCriterion) for c in criteria)
+    if behavioral > MAX_BEHAVIORAL_CRITERIA:
+        problems.add(
+            place,
+            f"must have at most {MAX_BEHAVIORAL_CRITERIA} behavioral criteria, got {behavioral}",
+        )
     return clean(criteria)
 
 
@@ -199,6 +207,10 @@ def _read_behavioral(
         problems, fields.get("saturation", ABSENT), f"{place}.saturation", above=0
     )
     signals = read_signals(problems, fields.get("signals", ABSENT), f"{place}.signals")
+    if len(signals) > MAX_SIGNALS:
+        problems.add(
+            f"{place}.signals", f"must have at most {MAX_SIGNALS} signals, got {len(signals)}"
+        )
     if not problems.clean_since(mark):
         return None
     return BehavioralCriterion(criterion_id, weight, half_life, saturation, signals)

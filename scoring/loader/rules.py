@@ -23,6 +23,9 @@ PROFILE_KEYS: Final = (*COMMON_KEYS, "field", "bands", "values", "any", "default
 BEHAVIORAL_KEYS: Final = (*COMMON_KEYS, "half_life", "saturation", "signals")
 BREADTH_KEYS: Final = (*COMMON_KEYS, "window", "saturation", "of")
 MAX_BREADTH_SATURATION: Final = 255
+# The state codec counts a model's behavioral criteria, and a criterion's signals, in a byte.
+MAX_BEHAVIORAL_CRITERIA: Final = 255
+MAX_SIGNALS: Final = 255
 # The batch commit sends tier indices as bytes, 255 meaning unknown (docs/redis-layout.md).
 MAX_TIERS: Final = 254
 ANY_KIND_KEYS: Final = tuple(dict.fromkeys(PROFILE_KEYS + BEHAVIORAL_KEYS + BREADTH_KEYS))
