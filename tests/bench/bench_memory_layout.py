@@ -1,5 +1,8 @@
 """Redis memory per account under other key layouts: can 300 B per account and model be met?
 
+One file of ~600 lines on purpose: each layout it compares is a short writer beside the others,
+so that the figures of one run are read against the code that made them.
+
     nice -n 19 .venv/bin/python tests/bench/bench_memory_layout.py [--accounts 100000]
         [--events 1000000] [--partitions 4] [--buckets 64 128 256]
 

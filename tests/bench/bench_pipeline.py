@@ -1,5 +1,9 @@
 """`make bench`: the live pipeline against the real Kafka and Redis (issue 5).
 
+One file of ~1,300 lines on purpose: it is one program read top to bottom, its phases run in
+order on one stack and share the run's topics, workers and report; split, a reader would follow
+a single run across modules.
+
     .venv/bin/python tests/bench/bench_pipeline.py [--quick] [--out docs/benchmarks.md]
 
 Addresses come from `streams.settings.Settings` (KAFKA_BOOTSTRAP, REDIS_URL), so the same
