@@ -835,6 +835,9 @@ def _frame_name(frame: str) -> str:
         if anchor in parts:
             parts = parts[len(parts) - parts[::-1].index(anchor) :]
             break
+    for package in ("scoring", "streams"):  # ours: the whole path in the package, as in the repo
+        if package in parts:
+            return f"{function} ({'/'.join(parts[parts.index(package) :])})"
     return f"{function} ({'/'.join(parts[-2:])})"
 
 
