@@ -12,7 +12,7 @@ from scoring.engine import Engine
 from scoring.errors import ModelError
 from scoring.loader import parse_model
 from scoring.loader.rules import MAX_BEHAVIORAL_CRITERIA, MAX_SIGNALS
-from tests.unit.scoring.test_loader import BASE, SOURCE
+from tests.unit.scoring.loader_cases import BASE, SOURCE
 
 
 def _refused(doc: dict[str, object]) -> list[tuple[str, str]]:
