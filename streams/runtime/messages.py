@@ -160,28 +160,33 @@ def is_alert(model: Model, change: TierChange) -> bool:
 def score_change_message(
     change: TierChange, alert: bool, profile: Profile | None, now: float
 ) -> bytes:
-    """A score-change.v1 message (schemas/score-change.v1.schema.json)."""
+    """A score-change.v1 message (schemas/score-change.v1.schema.json). Its `owner` is null
+    when the profile's would make the message too large for Kafka (a profile may have 1 MiB)."""
     owner = profile.fields.get("owner") if profile is not None else None
-    return orjson.dumps(
-        {
-            "account_id": change.account_id,
-            "model": change.model,
-            "model_version": change.model_version,
-            "seq": change.seq,
-            "previous_tier": change.previous_tier,
-            "tier": change.tier,
-            "alert": alert,
-            "previous_total": change.previous_total,
-            "total": change.total,
-            "fit": change.fit,
-            "engagement": change.engagement,
-            "cause": change.cause,
-            "explanation": change.explanation.to_dict(),
-            "owner": owner if isinstance(owner, dict) else None,
-            "occurred_at": format_rfc3339(change.at),
-            "emitted_at": format_rfc3339(now),
-        }
-    )
+    body = {
+        "account_id": change.account_id,
+        "model": change.model,
+        "model_version": change.model_version,
+        "seq": change.seq,
+        "previous_tier": change.previous_tier,
+        "tier": change.tier,
+        "alert": alert,
+        "previous_total": change.previous_total,
+        "total": change.total,
+        "fit": change.fit,
+        "engagement": change.engagement,
+        "cause": change.cause,
+        "explanation": change.explanation.to_dict(),
+        "owner": owner if isinstance(owner, dict) else None,
+        "occurred_at": format_rfc3339(change.at),
+        "emitted_at": format_rfc3339(now),
+    }
+    message = orjson.dumps(body)
+    # The key (an account_id) and the ingest header take well under the room kept besides.
+    if len(message) > MAX_MESSAGE_BYTES - 2 * _RECORD_ROOM and body["owner"] is not None:
+        body["owner"] = None
+        message = orjson.dumps(body)
+    return message
 
 
 def reroute(message: Incoming, account_id: str) -> Outgoing:

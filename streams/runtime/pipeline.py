@@ -66,6 +66,10 @@ from streams.store.state_store import StateStore
 
 log = logging.getLogger("scorer.worker")
 
+# A message keyed wrong that cannot be re-published keyed by its account: with its headers, it
+# would exceed what the producer sends.
+_TOO_LARGE_TO_REPUBLISH = f"$: with its headers, over the {MAX_MESSAGE_BYTES} bytes Kafka takes"
+
 BatchWork = Callable[[int, str, Sequence[Incoming], float], Awaitable["BatchReport"]]
 
 
@@ -250,8 +254,9 @@ class Pipeline:
                     report.rerouted += 1
                     outbox.append(rerouted)
                 else:
-                    detail = f"$: more than the {MAX_MESSAGE_BYTES} bytes Kafka takes re-published"
-                    outbox.append(dead_letter(message, DeadLetterCode.TOO_LARGE, detail, now))
+                    outbox.append(
+                        dead_letter(message, DeadLetterCode.TOO_LARGE, _TOO_LARGE_TO_REPUBLISH, now)
+                    )
             else:
                 assert message.value is not None, "a decoded profile has a value"
                 profiles.append((message.value, decoded))
@@ -472,7 +477,13 @@ class Pipeline:
                 detail = f"domain {event.domain!r} is named by no account profile"
                 outbox.append(dead_letter(message, DeadLetterCode.UNKNOWN_ACCOUNT, detail, now))
             elif message.key != account_id.encode() or event.account_id is None:
-                outbox.append(reroute(message, account_id))
+                rerouted = reroute(message, account_id)
+                if fits(rerouted):
+                    outbox.append(rerouted)
+                else:  # its headers make it so
+                    outbox.append(
+                        dead_letter(message, DeadLetterCode.TOO_LARGE, _TOO_LARGE_TO_REPUBLISH, now)
+                    )
             else:
                 owned.append(event)
         return owned
