@@ -15,7 +15,11 @@ Contract:
 - `invalid_json`: bytes that are not UTF-8 JSON (orjson also refuses a BOM, lone surrogates, numbers
   beyond a double and nesting deeper than 1024).
 - `schema_violation`: JSON that parsed but breaks the schema, including JSON that is not an object
-  (`[1]`, `42`): the bytes are well-formed, the message is not, and the schema says so.
+  (`[1]`, `42`): the bytes are well-formed, the message is not, and the schema says so. Also a
+  tombstone (a Kafka message whose value is null: `raw` None), and JSON nested more than
+  `MAX_JSON_DEPTH` levels deep anywhere, unknown fields included (the schemas state the limit:
+  orjson writes at most 254 levels, and a re-routed event or a score change carrying a profile's
+  `owner` is written again).
 - `future_timestamp`: a valid event more than `max_future_skew` seconds ahead of `now`.
 - `detail` names the field and the rule (`occurred_at: must be an RFC 3339 date-time with offset`)
   and never echoes a value, so it is safe for dead-letter headers and logs.
@@ -43,6 +47,7 @@ MAX_PROFILE_BYTES = 1_048_576  # Kafka's default message.max.bytes: nothing larg
 MAX_PROPERTIES = 64
 MAX_ID_LENGTH = 128
 MAX_DOMAIN_LENGTH = 253
+MAX_JSON_DEPTH = 128  # objects and arrays, the message itself counting 1; serde_json's limit too
 DEFAULT_MAX_FUTURE_SKEW = 300.0
 
 # The schemas' patterns, verbatim. Each ends in `$(?!\n)`: Python's `$` also matches before a
@@ -93,15 +98,21 @@ class _Violation(Exception):
     """A broken schema rule, raised by the field checks; never leaves this module."""
 
 
+# A message with a null value: Kafka's delete marker, which neither input topic has a use for.
+_TOMBSTONE = Rejection(DeadLetterCode.SCHEMA_VIOLATION, "$: a tombstone (null value)")
+
+
 def decode_event(
-    raw: bytes, *, now: float | None = None, max_future_skew: float = DEFAULT_MAX_FUTURE_SKEW
+    raw: bytes | None, *, now: float | None = None, max_future_skew: float = DEFAULT_MAX_FUTURE_SKEW
 ) -> Event | Rejection:
-    """Decode one `account-events` message.
+    """Decode one `account-events` message (None: a tombstone).
 
     `now` is the wall clock in epoch seconds, passed in so that scoring never reads it; None skips
     the future check (offline replay). An `occurred_at` later than `now + max_future_skew` is a
     `future_timestamp`; exactly `now + max_future_skew` is accepted.
     """
+    if raw is None:
+        return _TOMBSTONE
     event = _native_event(raw)
     if event is not None:
         return _in_time(event, now, max_future_skew)
@@ -145,8 +156,10 @@ def _in_time(event: Event, now: float | None, max_future_skew: float) -> Event |
     return event
 
 
-def decode_profile(raw: bytes) -> Profile | Rejection:
-    """Decode one `account-profiles` message (at most `MAX_PROFILE_BYTES`)."""
+def decode_profile(raw: bytes | None) -> Profile | Rejection:
+    """Decode one `account-profiles` message (at most `MAX_PROFILE_BYTES`; None: a tombstone)."""
+    if raw is None:
+        return _TOMBSTONE
     if len(raw) > MAX_PROFILE_BYTES:
         return _too_large(len(raw), MAX_PROFILE_BYTES)
     try:
@@ -187,6 +200,24 @@ def stored_profile(raw: bytes) -> Profile | None:
     return Profile(account_id, updated_at, obj)
 
 
+def _nested_within(obj: dict[str, Any], limit: int) -> bool:
+    """Whether the objects and arrays of `obj` nest at most `limit` levels (`obj` counting 1)."""
+    stack: list[tuple[dict[str, Any] | list[Any], int]] = [(obj, 1)]
+    while stack:
+        item, level = stack.pop()
+        for child in item.values() if isinstance(item, dict) else item:
+            if isinstance(child, dict | list):
+                if level == limit:
+                    return False
+                stack.append((child, level + 1))
+    return True
+
+
+def _check_depth(obj: dict[str, Any]) -> None:
+    if not _nested_within(obj, MAX_JSON_DEPTH):
+        raise _Violation(f"$: nested more than {MAX_JSON_DEPTH} levels deep")
+
+
 def _too_large(size: int, limit: int) -> Rejection:
     return Rejection(DeadLetterCode.TOO_LARGE, f"$: {size} bytes, more than the {limit} allowed")
 
@@ -199,6 +230,7 @@ def _event(obj: object, copy_properties: bool) -> Event:
     """
     if not isinstance(obj, dict):
         raise _Violation("$: must be a JSON object")
+    _check_depth(obj)
     get = obj.get
     event_id = get("event_id")
     if type(event_id) is not str or not 0 < len(event_id) <= MAX_ID_LENGTH:
@@ -243,6 +275,7 @@ def _profile(obj: object) -> Profile:
     """The schema checks of account-profile.v1; raises `_Violation`."""
     if not isinstance(obj, dict):
         raise _Violation("$: must be a JSON object")
+    _check_depth(obj)
     account_id = _required_string(obj, "account_id")
     updated_at = _timestamp(obj, "updated_at")
     for key in _PROFILE_STRINGS:

@@ -10,6 +10,8 @@ import faust
 from faust.transport.consumer import CONSUMER_FETCHING
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
+from streams.runtime import records
+from streams.runtime.messages import MAX_MESSAGE_BYTES
 from streams.settings import Settings
 
 
@@ -211,8 +213,11 @@ def create_app(settings: Settings, **overrides: object) -> ScorerApp:
 
     Offsets start at the earliest message for a new consumer group: a new deployment scores the
     history the topic still holds rather than silently skipping it. `overrides` are passed to
-    faust as they are (tests use them for the web port).
+    faust as they are (tests use them for the web port). Its consumer reads records whose
+    header names are not UTF-8 (`streams.runtime.records`); its producer sends messages of up
+    to `MAX_MESSAGE_BYTES`, which dead letters are cut to fit.
     """
+    records.install()
     options: dict[str, object] = {
         "broker": settings.kafka_broker_url,
         "store": "memory://",
@@ -225,6 +230,7 @@ def create_app(settings: Settings, **overrides: object) -> ScorerApp:
         "web_port": settings.web_port,
         "autodiscover": False,
         "producer_acks": -1,
+        "producer_max_request_size": MAX_MESSAGE_BYTES,
         "broker_session_timeout": settings.kafka_session_timeout,
         "broker_heartbeat_interval": settings.kafka_session_timeout / 10,
     }

@@ -168,7 +168,9 @@ def add_pages(
     async def metrics_page(web: Any, request: Any) -> Any:
         return web.bytes(metrics.render(), content_type="text/plain; version=0.0.4")
 
-    @app.page("/accounts/{account_id}")
+    # Any characters: aiohttp's default `{name}` matches no `{`, `}` or `/`, all of which an
+    # account_id may hold (sent percent-encoded).
+    @app.page("/accounts/{account_id:.+}")
     async def account(web: Any, request: Any, account_id: str) -> Any:
         body = await views.account_view(account_id, time.time())
         if body is None:

@@ -22,13 +22,21 @@ Redis again. A new token (the partition lost and got back) never matches what wa
 
 A crash between 4 and 5 publishes the outbox again after restart: score changes are delivered at
 least once, always with the same `(account_id, model, seq)`.
+
+No message stops a partition: decoding and routing are total (bad input is a dead letter with
+its code), and a batch that raises anything but an outage (`streams.runtime.retry.OUTAGES`) is
+done again one message at a time, a message that still raises becoming a dead letter
+`internal_error` committed with its offset (`_isolated`). That keeps effectively once: a batch
+that raised either committed nothing (its states were taken out of the cache and are read again
+from Redis) or committed whole, and then its messages are at or below the applied offset.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from scoring.decode import Rejection, decode_event, decode_profile
@@ -39,19 +47,30 @@ from scoring.state import AccountState
 from streams.runtime.accounts import Accounts
 from streams.runtime.messages import (
     INGESTED_HEADER,
+    MAX_MESSAGE_BYTES,
     Destination,
     Incoming,
     Outgoing,
     dead_letter,
+    fits,
     is_alert,
     reroute,
     score_change_message,
 )
 from streams.runtime.metrics import Metrics
 from streams.runtime.publishing import Publisher
+from streams.runtime.retry import OUTAGES
 from streams.runtime.state_cache import StateCache
 from streams.store.commit import AccountWrite, Committed, Fenced, Rank
 from streams.store.state_store import StateStore
+
+log = logging.getLogger("scorer.worker")
+
+# A message keyed wrong that cannot be re-published keyed by its account: with its headers, it
+# would exceed what the producer sends.
+_TOO_LARGE_TO_REPUBLISH = f"$: with its headers, over the {MAX_MESSAGE_BYTES} bytes Kafka takes"
+
+BatchWork = Callable[[int, str, Sequence[Incoming], float], Awaitable["BatchReport"]]
 
 
 @dataclass(slots=True)
@@ -71,6 +90,18 @@ class BatchReport:
     # account -> the models its loading rescored (stale ones, and any other whose standing the
     # rescore moved); absent when none.
     rescored: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def add(self, other: BatchReport) -> None:
+        """Counts `other` (a part of the same batch) into this report."""
+        self.skipped += other.skipped
+        self.applied += other.applied
+        self.duplicates += other.duplicates
+        self.dead_letters += other.dead_letters
+        self.rerouted += other.rerouted
+        self.changes.extend(other.changes)
+        self.fenced = self.fenced or other.fenced
+        self.loaded_tiers.update(other.loaded_tiers)
+        self.rescored.update(other.rescored)
 
 
 class Pipeline:
@@ -130,7 +161,23 @@ class Pipeline:
     async def events_batch(
         self, partition: int, token: str, messages: Sequence[Incoming], now: float
     ) -> BatchReport:
-        """Applies one batch of the events topic's `partition` (messages in offset order)."""
+        """Applies one batch of the events topic's `partition` (messages in offset order); a
+        message whose handling raises is a dead letter `internal_error` (`_isolated`)."""
+        return await self._isolated(self._events_batch, "events", partition, token, messages, now)
+
+    async def profiles_batch(
+        self, partition: int, token: str, messages: Sequence[Incoming], now: float
+    ) -> BatchReport:
+        """Applies one batch of the profiles topic's `partition`: each replaces the account's
+        profile and re-evaluates it (cause `profile`); a message whose handling raises is a dead
+        letter `internal_error` (`_isolated`)."""
+        return await self._isolated(
+            self._profiles_batch, "profiles", partition, token, messages, now
+        )
+
+    async def _events_batch(
+        self, partition: int, token: str, messages: Sequence[Incoming], now: float
+    ) -> BatchReport:
         report = BatchReport()
         fresh = await self._fresh(partition, token, "events", messages, report)
         if not fresh:
@@ -182,45 +229,48 @@ class Pipeline:
                 self.metrics.event_to_applied_seconds.observe(max(now - event.occurred_at, 0.0))
         return report
 
-    async def profiles_batch(
+    async def _profiles_batch(
         self, partition: int, token: str, messages: Sequence[Incoming], now: float
     ) -> BatchReport:
-        """Applies one batch of the profiles topic's `partition`: each replaces the account's
-        profile and re-evaluates it (cause `profile`)."""
         report = BatchReport()
         fresh = await self._fresh(partition, token, "profiles", messages, report)
         if not fresh:
             return report
         outbox: list[Outgoing] = []
-        profiles: list[tuple[Incoming, Profile]] = []
+        profiles: list[tuple[bytes, Profile]] = []
         for message in fresh:
             decoded = decode_profile(message.value)
             if isinstance(decoded, Rejection):
                 outbox.append(dead_letter(message, decoded.code, decoded.detail, now))
             elif message.key != decoded.account_id.encode():
                 # Keyed wrong: send it to the partition that owns the account.
-                report.rerouted += 1
-                outbox.append(
-                    Outgoing(
-                        Destination.PROFILES,
-                        decoded.account_id.encode(),
-                        message.value,
-                        message.headers,
-                    )
+                rerouted = Outgoing(
+                    Destination.PROFILES,
+                    decoded.account_id.encode(),
+                    message.value,
+                    message.headers,
                 )
+                if fits(rerouted):
+                    report.rerouted += 1
+                    outbox.append(rerouted)
+                else:
+                    outbox.append(
+                        dead_letter(message, DeadLetterCode.TOO_LARGE, _TOO_LARGE_TO_REPUBLISH, now)
+                    )
             else:
-                profiles.append((message, decoded))
+                assert message.value is not None, "a decoded profile has a value"
+                profiles.append((message.value, decoded))
         states = await self._load_current(
             partition, token, list(dict.fromkeys(p.account_id for _, p in profiles)), report
         )
         raw_profiles: dict[str, bytes] = {}
         domains: dict[str, str] = {}
-        for message, profile in profiles:
+        for raw, profile in profiles:
             named = profile.fields.get("domains")
             if isinstance(named, list):
                 domains.update((d.lower(), profile.account_id) for d in named if isinstance(d, str))
             report.changes.extend(self.engine.apply_profile(states[profile.account_id], profile))
-            raw_profiles[profile.account_id] = message.value
+            raw_profiles[profile.account_id] = raw
             report.applied += 1
             self.metrics.profiles_applied.inc()
         await self.store.remember_domains(domains)
@@ -302,6 +352,60 @@ class Pipeline:
 
     # --- helpers -------------------------------------------------------------------------------
 
+    async def _isolated(
+        self,
+        work: BatchWork,
+        source: str,
+        partition: int,
+        token: str,
+        messages: Sequence[Incoming],
+        now: float,
+    ) -> BatchReport:
+        """`work` on the batch, or, when it raises anything but an outage, on each message
+        alone: a message that still raises is committed as a dead letter `internal_error` whose
+        detail names the exception's type (the log has the traceback). An outage propagates
+        (retried by the caller), and so does an error committing that dead letter: then Redis
+        itself refuses, and the worker stops."""
+        try:
+            return await work(partition, token, messages, now)
+        except OUTAGES:
+            raise
+        except Exception as err:
+            if len(messages) == 1:
+                return await self._internal_error(partition, token, source, messages[0], err, now)
+        report = BatchReport()
+        for message in messages:
+            report.add(await self._isolated(work, source, partition, token, [message], now))
+            if report.fenced:
+                break
+        return report
+
+    async def _internal_error(
+        self,
+        partition: int,
+        token: str,
+        source: str,
+        message: Incoming,
+        err: Exception,
+        now: float,
+    ) -> BatchReport:
+        """Commits `message` as a dead letter `internal_error`, unless it was applied already."""
+        report = BatchReport()
+        if message.offset <= await self._applied_offset(partition, token, source):
+            report.skipped = 1
+            return report
+        log.error(
+            "%s[%d]@%d raised while handled: a dead letter internal_error",
+            message.topic,
+            partition,
+            message.offset,
+            exc_info=err,
+        )
+        detail = f"$: {type(err).__name__} while handling the message"
+        outbox = [dead_letter(message, DeadLetterCode.INTERNAL_ERROR, detail, now)]
+        await self._commit(partition, token, source, message.offset, {}, {}, outbox, report, now)
+        return report
+
     async def _take(
         self, partition: int, token: str, account_ids: Sequence[str]
     ) -> dict[str, AccountState]:
@@ -345,16 +449,20 @@ class Pipeline:
         messages: Sequence[Incoming],
         report: BatchReport,
     ) -> list[Incoming]:
-        known = self._applied.get((partition, source))
-        if known is not None and known[0] == token:
-            applied = known[1]
-        else:
-            applied = await self.store.applied_offset(partition, source)
-            self._applied[(partition, source)] = (token, applied)
+        applied = await self._applied_offset(partition, token, source)
         fresh = [m for m in messages if m.offset > applied]
         report.skipped = len(messages) - len(fresh)
         self.metrics.batch_size.observe(len(messages))
         return fresh
+
+    async def _applied_offset(self, partition: int, token: str, source: str) -> int:
+        """The partition's applied offset of `source`: remembered under `token`, else Redis's."""
+        known = self._applied.get((partition, source))
+        if known is not None and known[0] == token:
+            return known[1]
+        applied = await self.store.applied_offset(partition, source)
+        self._applied[(partition, source)] = (token, applied)
+        return applied
 
     async def _route(
         self, ordered: Sequence[tuple[Incoming, Event]], outbox: list[Outgoing], now: float
@@ -369,7 +477,13 @@ class Pipeline:
                 detail = f"domain {event.domain!r} is named by no account profile"
                 outbox.append(dead_letter(message, DeadLetterCode.UNKNOWN_ACCOUNT, detail, now))
             elif message.key != account_id.encode() or event.account_id is None:
-                outbox.append(reroute(message, account_id))
+                rerouted = reroute(message, account_id)
+                if fits(rerouted):
+                    outbox.append(rerouted)
+                else:  # its headers make it so
+                    outbox.append(
+                        dead_letter(message, DeadLetterCode.TOO_LARGE, _TOO_LARGE_TO_REPUBLISH, now)
+                    )
             else:
                 owned.append(event)
         return owned
@@ -435,7 +549,7 @@ class Pipeline:
             for message in outbox:
                 if message.destination is Destination.DEAD_LETTERS:
                     report.dead_letters += 1
-                    code = dict(message.headers)["scorer.error.code"].decode()
+                    code = (dict(message.headers)["scorer.error.code"] or b"").decode()
                     self.metrics.dead_letters.labels(code).inc()
                 elif message.destination is Destination.EVENTS:
                     report.rerouted += 1

@@ -183,9 +183,11 @@ class Worker:
     async def handle_or_die(self, batch: Sequence[Any]) -> None:
         """`handle`, or stop the process on an error that is not bad input nor an outage.
 
-        Bad input is a value (dead letters) and outages are retried, so what lands here is a bug.
-        Going on would be worse than stopping: faust would restart the agent past the failed
-        batch and the next commit would skip it. Stopping loses nothing: Redis holds the last
+        Bad input is a value (dead letters), a message whose handling raises is a dead letter
+        `internal_error` (`Pipeline`) and outages are retried, so what lands here is Redis
+        refusing a commit, or a bug outside the batch step. Going on would be worse than
+        stopping: faust would restart the agent past the failed batch and the next commit would
+        skip it. Stopping loses nothing: Redis holds the last
         committed batch atomically and a restarted worker resumes from its applied offset.
         """
         try:
