@@ -18,6 +18,7 @@ import pytest
 
 from scoring.engine import Engine
 from scoring.state import AccountState
+from scoring.timefmt import format_rfc3339
 from streams.model_files import load_model_files
 from streams.offline.simulate import simulate
 from streams.runtime.accounts import Accounts, LoadedTiers
@@ -174,12 +175,13 @@ async def test_an_event_beyond_the_allowed_lateness_is_a_dead_letter_and_changes
     client, prefix = redis_client
     pipeline = scorer(client, f"{prefix}-late", ROOT / "deploy/models", by_account=False)
     token = await pipeline.store.take_fence(PARTITION)
-    stamp = "2026-11-20T10:00:00Z"
+    clock = NOW - 60
+    stamp = format_rfc3339(clock)
     view = {"type": "page_view", "account_id": "acme", "properties": {"url": "/pricing"}}
     rows = [
         {**view, "event_id": "now", "occurred_at": stamp},
-        {**view, "event_id": "late", "occurred_at": "2026-11-13T10:00:00Z"},  # 7 d: counts
-        {**view, "event_id": "old", "occurred_at": "2026-11-13T09:59:59Z"},  # 7 d 1 s: refused
+        {**view, "event_id": "late", "occurred_at": format_rfc3339(clock - 7 * 86400)},  # counts
+        {**view, "event_id": "old", "occurred_at": format_rfc3339(clock - 7 * 86400 - 1)},
     ]
     report = await pipeline.events_batch(PARTITION, token, incoming("events", rows[:2]), NOW)
     assert (report.applied, report.dead_letters) == (2, 0)
