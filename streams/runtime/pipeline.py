@@ -153,11 +153,13 @@ class Pipeline:
         applied: Counter[str] = Counter()
         duplicates: Counter[str] = Counter()
         too_late: Counter[str] = Counter()
+        kept: list[Event] = []  # all but the refused: their state is committed
         for message, event in owned:
             state = states[event.account_id or ""]
             outcome = self.engine.apply_event(state, event)
             if outcome.duplicate:
                 duplicates[event.type] += 1
+                kept.append(event)
                 continue
             if outcome.too_late_by is not None:
                 too_late[event.type] += 1
@@ -166,6 +168,7 @@ class Pipeline:
                 )
                 outbox.append(dead_letter(message, DeadLetterCode.TOO_LATE, detail, now))
                 continue
+            kept.append(event)
             applied[event.type] += 1
             report.changes.extend(outcome.changes)
         report.applied = applied.total()
@@ -189,7 +192,7 @@ class Pipeline:
             ingested=min(m.timestamp for m in fresh),
         )
         if not report.fenced:
-            for _, event in owned:
+            for event in kept:
                 self.metrics.event_to_applied_seconds.observe(max(now - event.occurred_at, 0.0))
         return report
 
