@@ -169,14 +169,16 @@ histories = st.lists(raw_events(), max_size=30)
 
 @st.composite
 def crowded_days(draw: st.DrawFn) -> list[Raw]:
-    """Capped page views crowded into a few UTC days, in any order, some repeated: caps are hit
-    on one day by events before and after the clock, and around midnights."""
+    """Page views (capped signal `view`) crowded into three UTC days, in any order, some
+    repeated: caps are hit on one day by events before and after the clock, and around
+    midnights."""
     views = st.builds(
-        lambda at, contact: Raw(f"v{next(ids)}", "page_view", T0 + at, contact, {}),
-        st.floats(0, 4 * DAY, allow_nan=False) | st.sampled_from([DAY - 1e-3, DAY, 2 * DAY]),
+        lambda at, contact, url: Raw(f"v{next(ids)}", "page_view", T0 + at, contact, url),
+        st.floats(0, 3 * DAY, allow_nan=False) | st.sampled_from([DAY - 1e-3, DAY, 2 * DAY]),
         contacts,
+        st.sampled_from([{}, {"url": "/pricing"}]),
     )
-    events = draw(st.lists(views | raw_events(), max_size=40))
+    events = draw(st.lists(views, max_size=40))
     repeats = draw(st.lists(st.sampled_from(events), max_size=5)) if events else []
     return list(draw(st.permutations(events + repeats)))
 
