@@ -33,6 +33,7 @@ class TierChangeParts:
 @final
 class EventResult:
     duplicate: bool
+    too_late_by: float | None
     changes: tuple[TierChangeParts, ...]
 
 @final
@@ -110,6 +111,7 @@ class Core:
         models: Sequence[ModelSpec],
         groups: Mapping[str, Sequence[GroupSpec]],
         dedupe_window: float,
+        allowed_lateness: float,
     ) -> None: ...
     def new_account(self, account_id: str) -> AccountState: ...
     def restore(

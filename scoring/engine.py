@@ -33,8 +33,11 @@ from scoring.explain import CriterionExplanation, Explanation, SignalExplanation
 from scoring.messages import Event, Profile
 from scoring.model import Model
 from scoring.state import AccountState, StateDecodeError
+from scoring.timefmt import format_rfc3339
 
 __all__ = [
+    "DEFAULT_ALLOWED_LATENESS",
+    "DEFAULT_DEDUPE_WINDOW",
     "Cause",
     "DumpedStates",
     "Engine",
@@ -43,9 +46,28 @@ __all__ = [
     "TierChange",
     "UnknownModel",
     "WrongAccount",
+    "lateness_problem",
+    "too_late_detail",
 ]
 
 Cause = Literal["event", "profile", "decay", "rescore"]
+
+DEFAULT_DEDUPE_WINDOW = 7 * 86400.0
+DEFAULT_ALLOWED_LATENESS = 7 * 86400.0
+
+
+def lateness_problem(allowed_lateness: float, dedupe_window: float) -> str | None:
+    """Why an allowed lateness cannot go with a dedupe window (docs/scoring.md section 3: never
+    more than the window, so that every event that may still count is remembered against its
+    repeats), or None when it can."""
+    if not allowed_lateness >= 0:
+        return f"the allowed lateness ({allowed_lateness:g} s) must be 0 or more"
+    if allowed_lateness > dedupe_window:
+        return (
+            f"the allowed lateness ({allowed_lateness:g} s) exceeds the dedupe window "
+            f"({dedupe_window:g} s): an event that late could count twice"
+        )
+    return None
 
 
 class WrongAccount(ScoringError):
@@ -129,10 +151,13 @@ class Score:
 
 @dataclass(frozen=True, slots=True)
 class EventOutcome:
-    """What `Engine.apply_event` did: ignored a duplicate, or applied and produced `changes`."""
+    """What `Engine.apply_event` did: ignored a duplicate, refused an event too late
+    (`too_late_by`: how many seconds before the clock it lay), or applied it and produced
+    `changes`. Ignored or refused, the event changed nothing."""
 
     duplicate: bool
     changes: tuple[TierChange, ...]
+    too_late_by: float | None = None
 
 
 _DUPLICATE = EventOutcome(duplicate=True, changes=())
@@ -166,6 +191,15 @@ def _explanation(spec: ModelSpec, parts: _core.ExplanationParts) -> Explanation:
     )
 
 
+def too_late_detail(clock: float, too_late_by: float, allowed_lateness: float) -> str:
+    """Why an event was refused as too late (the `too_late` dead letter's detail, the replay's
+    rejects): the account's clock, how far before it the event lay, the allowed lateness."""
+    return (
+        f"occurred_at is {too_late_by!r} s before the account's clock {format_rfc3339(clock)}, "
+        f"more than the allowed lateness of {allowed_lateness!r} s"
+    )
+
+
 # --- the engine ------------------------------------------------------------------------------
 
 
@@ -176,18 +210,31 @@ class Engine:
     models by `rescore` first.
     """
 
-    def __init__(self, models: Sequence[Model], *, dedupe_window: float = 7 * 86400.0) -> None:
+    def __init__(
+        self,
+        models: Sequence[Model],
+        *,
+        dedupe_window: float = DEFAULT_DEDUPE_WINDOW,
+        allowed_lateness: float = DEFAULT_ALLOWED_LATENESS,
+    ) -> None:
         """Compile the models once: per event type, the (model, criterion, signal) entries that
-        an event of that type is tested against. Raises ScoringError on duplicate model ids."""
+        an event of that type is tested against. Raises ScoringError on duplicate model ids and
+        on an allowed lateness that `lateness_problem` refuses."""
         self.models: tuple[Model, ...] = tuple(models)
         self.dedupe_window = dedupe_window
+        self.allowed_lateness = allowed_lateness
         ids = [m.id for m in self.models]
         if len(set(ids)) != len(ids):
             raise ScoringError(f"model ids must be unique: {ids}")
+        problem = lateness_problem(allowed_lateness, dedupe_window)
+        if problem is not None:
+            raise ScoringError(problem)
         self._specs = [compile_model(m) for m in self.models]
         self._by_id = {spec.id: spec for spec in self._specs}
         self._index_of = {spec.id: index for index, spec in enumerate(self._specs)}
-        self._core = _core.Core(self._specs, signal_groups(self.models), dedupe_window)
+        self._core = _core.Core(
+            self._specs, signal_groups(self.models), dedupe_window, allowed_lateness
+        )
 
     # --- account lifecycle -------------------------------------------------------------------
 
@@ -265,9 +312,12 @@ class Engine:
         """Apply one event to its account's state (mutated) and evaluate every model at the clock.
 
         A repeat of an event id already applied whose event time is within the dedupe window of
-        the clock (`time >= clock - dedupe_window`) is ignored entirely, clock included. Otherwise
-        the clock moves to max(clock, occurred_at); the event is tested against the signals of its
-        type (none: it earns nothing); every model is evaluated (cause "event").
+        the clock (`time >= clock - dedupe_window`) is ignored entirely, clock included
+        (`duplicate`). Otherwise an event whose `occurred_at` lies more than `allowed_lateness`
+        before the clock is refused and changes nothing (`too_late_by`, docs/scoring.md section
+        3). Otherwise the clock moves to max(clock, occurred_at); the event is tested against the
+        signals of its type (none: it earns nothing), daily caps counting on the UTC day of its
+        time; every model is evaluated (cause "event").
         Raises WrongAccount when `event.account_id` is not the state's.
         """
         if event.account_id != state.account_id:
@@ -280,6 +330,8 @@ class Engine:
             return _NO_CHANGE
         if result is DUPLICATE:
             return _DUPLICATE
+        if result.too_late_by is not None:
+            return EventOutcome(duplicate=False, changes=(), too_late_by=result.too_late_by)
         return EventOutcome(duplicate=False, changes=self._changes(state, result.changes, "event"))
 
     def apply_profile(self, state: AccountState, profile: Profile) -> tuple[TierChange, ...]:

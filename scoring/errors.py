@@ -10,8 +10,9 @@ class DeadLetterCode(StrEnum):
     """Why a message went to the dead-letter topic: the `scorer.error.code` header
     (schemas/dead-letter.v1.schema.json lists the same values; a test compares them).
 
-    `scoring.decode` refuses with the first four; the pipeline adds `UNKNOWN_ACCOUNT` and
-    `INTERNAL_ERROR`. A member is a `str`, so it goes into headers and metric labels as its value.
+    `scoring.decode` refuses with the first four; the pipeline adds `UNKNOWN_ACCOUNT`, for
+    what the engine refuses `TOO_LATE`, and `INTERNAL_ERROR`. A member is a `str`, so it goes
+    into headers and metric labels as its value.
     """
 
     INVALID_JSON = "invalid_json"  # not UTF-8 JSON
@@ -19,6 +20,7 @@ class DeadLetterCode(StrEnum):
     TOO_LARGE = "too_large"  # more bytes than the message's limit (64 KiB for an event)
     FUTURE_TIMESTAMP = "future_timestamp"  # occurred_at more than the skew ahead of the clock
     UNKNOWN_ACCOUNT = "unknown_account"  # keyed by a domain that no profile names
+    TOO_LATE = "too_late"  # occurred_at more than the allowed lateness before the account's clock
     INTERNAL_ERROR = "internal_error"  # handling it raised (a bug); the detail names the exception
 
 

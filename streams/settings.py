@@ -13,8 +13,10 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from scoring.engine import lateness_problem
 
 DEFAULT_KAFKA_BOOTSTRAP = "127.0.0.1:19092"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:16379/0"
@@ -128,6 +130,14 @@ class Settings(BaseSettings):
     dedupe_window: float = Field(
         7 * 86400.0, gt=0, description="Seconds an event_id is remembered (env DEDUPE_WINDOW)."
     )
+    allowed_lateness: float = Field(
+        7 * 86400.0,
+        ge=0,
+        description="Seconds an event may lie before its account's clock and still count "
+        "exactly; a later one goes to the dead-letter topic as `too_late` (env "
+        "ALLOWED_LATENESS; at most DEDUPE_WINDOW). The stream, `scorer replay` and the "
+        "rescoring all use it (docs/scoring.md, The clock).",
+    )
     state_cache_accounts: int = Field(
         100_000,
         ge=0,
@@ -135,6 +145,13 @@ class Settings(BaseSettings):
         "each; 0 turns the cache off (env STATE_CACHE_ACCOUNTS). See "
         "streams/runtime/state_cache.py.",
     )
+
+    @model_validator(mode="after")
+    def _lateness_within_the_dedupe_window(self) -> Settings:
+        problem = lateness_problem(self.allowed_lateness, self.dedupe_window)
+        if problem is not None:
+            raise ValueError(f"ALLOWED_LATENESS and DEDUPE_WINDOW: {problem}")
+        return self
 
     @property
     def kafka_broker_url(self) -> str:

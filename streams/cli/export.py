@@ -33,7 +33,11 @@ async def export(
     With `as_of`, each account is evaluated (not written back) at the later of `as_of` and its
     clock, cause `decay`, exactly as the replay does. Returns the number of accounts.
     """
-    engine = Engine(models, dedupe_window=settings.dedupe_window)
+    engine = Engine(
+        models,
+        dedupe_window=settings.dedupe_window,
+        allowed_lateness=settings.allowed_lateness,
+    )
     client = connect_redis(settings.redis_url.get_secret_value())
     store = StateStore(client, settings.key_prefix)
     accounts = Accounts(engine, store, Metrics())

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import sys
 from collections.abc import Sequence
 from pathlib import Path
+
+from pydantic import ValidationError
 
 from scoring.timefmt import InvalidTimestamp, parse_rfc3339
 
@@ -61,7 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
         "replay",
         help="score JSON-lines files offline, exactly as the stream would",
         description="Apply profiles (first, in file order) then events (in file order) to every "
-        "model and write each account's scores. Bad lines are reported on stderr and skipped.",
+        "model and write each account's scores. Bad lines, and events more than ALLOWED_LATENESS "
+        "before their account's clock (too_late), are reported on stderr and skipped.",
     )
     replay.add_argument(
         "--models", nargs="+", required=True, metavar="PATH", help="model files or directories"
@@ -87,6 +91,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     replay.add_argument(
         "--changes", type=Path, metavar="FILE", help="tier changes, JSON lines, in order"
+    )
+    replay.add_argument(
+        "--rejects",
+        type=Path,
+        metavar="FILE",
+        help="every refused line (bad, or beyond ALLOWED_LATENESS: too_late), JSON lines of "
+        "file, line, code and detail",
     )
     replay.set_defaults(command_module="replay")
 
@@ -145,4 +156,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     command = importlib.import_module(f"streams.cli.{args.command_module}")
-    return int(command.run(args))
+    try:
+        return int(command.run(args))
+    except ValidationError as err:
+        # Only the messages: the input (the environment) may hold secrets.
+        for problem in err.errors():
+            place = ".".join(str(part) for part in problem["loc"]).upper() or "settings"
+            print(f"scorer: {place}: {problem['msg']}", file=sys.stderr)
+        return 2

@@ -12,6 +12,7 @@ from streams.settings import Settings
 
 def run(args: argparse.Namespace) -> int:
     models = load_models_or_exit(args.models)
+    settings = Settings()
     summary = run_replay(
         models,
         events=args.events,
@@ -19,9 +20,12 @@ def run(args: argparse.Namespace) -> int:
         as_of=args.as_of,
         out=args.out,
         changes=args.changes,
+        rejects=args.rejects,
         errors=sys.stderr,
-        # the worker's window (DEDUPE_WINDOW), so that replay and live agree on repeats
-        dedupe_window=Settings().dedupe_window,
+        # the worker's DEDUPE_WINDOW and ALLOWED_LATENESS, so that replay and live agree on
+        # repeats and on late events
+        dedupe_window=settings.dedupe_window,
+        allowed_lateness=settings.allowed_lateness,
     )
     print(summary.line(), file=sys.stderr)
     return 0

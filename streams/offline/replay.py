@@ -4,7 +4,10 @@ Profiles (JSON lines) are applied first, in file order, then events (JSON lines)
 A bad line is reported on stderr with its file, line number and reason, counted, and skipped.
 An event that names only a `domain` is resolved through the domains of the profiles applied so
 far; an unknown domain is a bad line (`unknown_account`), exactly as the live pipeline sends it
-to the dead-letter topic.
+to the dead-letter topic. An event that lies more than the allowed lateness before its
+account's clock is refused as the live pipeline refuses it (`too_late`): reported the same way
+and counted apart. With a rejects file, every refused line is also written there as a JSON line
+(`rejected_line`).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from typing import IO, TextIO
 import orjson
 
 from scoring.decode import Rejection, decode_event, decode_profile
-from scoring.engine import Engine, TierChange
+from scoring.engine import Engine, EventOutcome, TierChange, too_late_detail
 from scoring.errors import DeadLetterCode
 from scoring.messages import Event, Profile
 from scoring.model import Model
@@ -39,6 +42,7 @@ class ReplaySummary:
     profiles: int = 0
     events: int = 0
     duplicates: int = 0
+    too_late: int = 0
     bad_lines: int = 0
     accounts: int = 0
     changes: int = 0
@@ -48,7 +52,8 @@ class ReplaySummary:
         rate = self.events / self.seconds if self.seconds > 0 else 0.0
         return (
             f"replay: {self.profiles:,} profiles, {self.events:,} events "
-            f"({self.duplicates:,} duplicates ignored), {self.bad_lines:,} bad lines, "
+            f"({self.duplicates:,} duplicates ignored, {self.too_late:,} too late refused), "
+            f"{self.bad_lines:,} bad lines, "
             f"{self.accounts:,} accounts, {self.changes:,} tier changes in {self.seconds:.2f}s "
             f"({rate:,.0f} events/s)"
         )
@@ -66,6 +71,11 @@ def change_line(change: TierChange) -> dict[str, object]:
         "cause": change.cause,
         "at": format_rfc3339(change.at),
     }
+
+
+def rejected_line(path: Path, number: int, code: DeadLetterCode, detail: str) -> dict[str, object]:
+    """One refused input line as a JSON-ready line (`replay --rejects`)."""
+    return {"file": str(path), "line": number, "code": code.value, "detail": detail}
 
 
 def read_lines(path: Path, label: str) -> Iterator[tuple[int, bytes]]:
@@ -91,12 +101,15 @@ class Replay:
         errors: TextIO,
         *,
         dedupe_window: float,
+        allowed_lateness: float,
+        rejects: IO[bytes] | None = None,
     ) -> None:
-        self.engine = Engine(models, dedupe_window=dedupe_window)
+        self.engine = Engine(models, dedupe_window=dedupe_window, allowed_lateness=allowed_lateness)
         self.states: dict[str, AccountState] = {}
         self.domains: dict[str, str] = {}
         self.on_change = on_change
         self.errors = errors
+        self.rejects = rejects
         self.summary = ReplaySummary()
 
     def state(self, account_id: str) -> AccountState:
@@ -107,7 +120,15 @@ class Replay:
 
     def bad_line(self, path: Path, number: int, code: DeadLetterCode, detail: str) -> None:
         self.summary.bad_lines += 1
+        self.refused(path, number, code, detail)
+
+    def refused(self, path: Path, number: int, code: DeadLetterCode, detail: str) -> None:
+        """Reports a line that changed nothing: on stderr, and in the rejects file if any."""
         self.errors.write(f"{path}:{number}: {code}: {detail}\n")
+        if self.rejects is not None:
+            self.rejects.write(
+                orjson.dumps(rejected_line(path, number, code, detail), option=JSONL)
+            )
 
     def apply_profiles(self, path: Path) -> None:
         for number, line in read_lines(path, "profiles"):
@@ -142,15 +163,22 @@ class Replay:
                     f"domain {decoded.domain!r} is in no profile",
                 )
                 continue
-            self.apply_event(decoded, account_id)
+            outcome = self.apply_event(decoded, account_id)
+            if outcome.too_late_by is not None:
+                clock = self.states[account_id].clock
+                detail = too_late_detail(clock, outcome.too_late_by, self.engine.allowed_lateness)
+                self.refused(path, number, DeadLetterCode.TOO_LATE, detail)
 
-    def apply_event(self, event: Event, account_id: str) -> None:
+    def apply_event(self, event: Event, account_id: str) -> EventOutcome:
         self.summary.events += 1
         outcome = self.engine.apply_event(self.state(account_id), event_for(event, account_id))
         if outcome.duplicate:
             self.summary.duplicates += 1
+        elif outcome.too_late_by is not None:
+            self.summary.too_late += 1
         for change in outcome.changes:
             self.emit(change)
+        return outcome
 
     def evaluate_all(self, as_of: float) -> None:
         for state in self.states.values():
@@ -203,20 +231,30 @@ def run_replay(
     profiles: Path | None = None,
     as_of: float | None = None,
     changes: Path | None = None,
+    rejects: Path | None = None,
     errors: TextIO,
     dedupe_window: float,
+    allowed_lateness: float,
 ) -> ReplaySummary:
-    """Replays the files and writes `out` (and `changes`); returns the summary."""
+    """Replays the files and writes `out` (and `changes`, `rejects`); returns the summary."""
     started = time.monotonic()
     with _few_collections(), ExitStack() as files:
         out_file = files.enter_context(out.open("wb"))
         changes_file = files.enter_context(changes.open("wb")) if changes else None
+        rejects_file = files.enter_context(rejects.open("wb")) if rejects else None
 
         def write_change(change: TierChange) -> None:
             if changes_file is not None:
                 changes_file.write(orjson.dumps(change_line(change), option=JSONL))
 
-        replay = Replay(models, write_change, errors, dedupe_window=dedupe_window)
+        replay = Replay(
+            models,
+            write_change,
+            errors,
+            dedupe_window=dedupe_window,
+            allowed_lateness=allowed_lateness,
+            rejects=rejects_file,
+        )
         if profiles is not None:
             replay.apply_profiles(profiles)
         replay.apply_events(events)

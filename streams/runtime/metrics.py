@@ -53,6 +53,13 @@ class Metrics:
             ["type"],
             registry=r,
         )
+        self.events_too_late = Counter(
+            "scorer_events_too_late_total",
+            "Events refused for lying more than ALLOWED_LATENESS before their account's clock "
+            "(sent to the dead-letter topic as too_late), by type.",
+            ["type"],
+            registry=r,
+        )
         self.dead_letters = Counter(
             "scorer_dead_letters_total",
             "Messages sent to the dead-letter topic, by error code.",

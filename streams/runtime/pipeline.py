@@ -40,7 +40,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from scoring.decode import Rejection, decode_event, decode_profile
-from scoring.engine import Engine, TierChange
+from scoring.engine import Engine, TierChange, too_late_detail
 from scoring.errors import DeadLetterCode
 from scoring.messages import Event, Profile
 from scoring.state import AccountState
@@ -195,15 +195,27 @@ class Pipeline:
             self.metrics.events_consumed.labels(event_type).inc(count)
         owned = await self._route(ordered, outbox, now)
         states = await self._load_current(
-            partition, token, list(dict.fromkeys(e.account_id or "" for e in owned)), report
+            partition, token, list(dict.fromkeys(e.account_id or "" for _, e in owned)), report
         )
         applied: Counter[str] = Counter()
         duplicates: Counter[str] = Counter()
-        for event in owned:
-            outcome = self.engine.apply_event(states[event.account_id or ""], event)
+        too_late: Counter[str] = Counter()
+        kept: list[Event] = []  # all but the refused: their state is committed
+        for message, event in owned:
+            state = states[event.account_id or ""]
+            outcome = self.engine.apply_event(state, event)
             if outcome.duplicate:
                 duplicates[event.type] += 1
+                kept.append(event)
                 continue
+            if outcome.too_late_by is not None:
+                too_late[event.type] += 1
+                detail = too_late_detail(
+                    state.clock, outcome.too_late_by, self.engine.allowed_lateness
+                )
+                outbox.append(dead_letter(message, DeadLetterCode.TOO_LATE, detail, now))
+                continue
+            kept.append(event)
             applied[event.type] += 1
             report.changes.extend(outcome.changes)
         report.applied = applied.total()
@@ -212,6 +224,8 @@ class Pipeline:
             self.metrics.events_applied.labels(event_type).inc(count)
         for event_type, count in duplicates.items():
             self.metrics.events_deduplicated.labels(event_type).inc(count)
+        for event_type, count in too_late.items():
+            self.metrics.events_too_late.labels(event_type).inc(count)
         await self._commit(
             partition,
             token,
@@ -225,7 +239,7 @@ class Pipeline:
             ingested=min(m.timestamp for m in fresh),
         )
         if not report.fenced:
-            for event in owned:
+            for event in kept:
                 self.metrics.event_to_applied_seconds.observe(max(now - event.occurred_at, 0.0))
         return report
 
@@ -466,11 +480,12 @@ class Pipeline:
 
     async def _route(
         self, ordered: Sequence[tuple[Incoming, Event]], outbox: list[Outgoing], now: float
-    ) -> list[Event]:
-        """The events this partition owns; re-publishes the others keyed by their account."""
+    ) -> list[tuple[Incoming, Event]]:
+        """The events this partition owns, with their messages; re-publishes the others keyed
+        by their account."""
         domains = sorted({e.domain for _, e in ordered if e.account_id is None and e.domain})
         resolved = await self.store.resolve_domains(domains)
-        owned: list[Event] = []
+        owned: list[tuple[Incoming, Event]] = []
         for message, event in ordered:
             account_id = event.account_id or resolved.get(event.domain or "")
             if account_id is None:
@@ -485,7 +500,7 @@ class Pipeline:
                         dead_letter(message, DeadLetterCode.TOO_LARGE, _TOO_LARGE_TO_REPUBLISH, now)
                     )
             else:
-                owned.append(event)
+                owned.append((message, event))
         return owned
 
     async def _commit(

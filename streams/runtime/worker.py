@@ -53,7 +53,11 @@ class Worker:
         self.settings = settings
         self.app = create_app(settings)
         self.metrics = Metrics()
-        self.engine = Engine(models, dedupe_window=settings.dedupe_window)
+        self.engine = Engine(
+            models,
+            dedupe_window=settings.dedupe_window,
+            allowed_lateness=settings.allowed_lateness,
+        )
         self.redis = connect_redis(settings.redis_url.get_secret_value())
         self.store = StateStore(self.redis, settings.key_prefix)
         host, port = settings.redis_endpoint()

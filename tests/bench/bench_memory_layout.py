@@ -284,6 +284,7 @@ def build_accounts(
         lambda change: None,
         io.StringIO(),
         dedupe_window=Settings().dedupe_window,
+        allowed_lateness=Settings().allowed_lateness,
     )
     raw_profiles: dict[str, bytes] = {}
     say("applying them with the engine (streams.offline.replay.Replay)")

@@ -1066,7 +1066,7 @@ async def run(base: Settings, scale: Scale, workdir: Path, keep: bool) -> Result
         finally:
             await admin.close()
         await naive_load_profiles(client, naive_prefix, profiles)
-        engine = Engine(models, dedupe_window=s.dedupe_window)
+        engine = Engine(models, dedupe_window=s.dedupe_window, allowed_lateness=s.allowed_lateness)
         n, seconds, changes = await naive_consume(
             s, engine, s.topic(EVENTS), naive_topic, naive_prefix, scale.naive_seconds, len(events)
         )

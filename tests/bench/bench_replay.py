@@ -43,11 +43,16 @@ def main(accounts: int = 20_000, events: int = 200_000, rounds: int = 3) -> None
                 out=out,
                 errors=io.StringIO(),
                 dedupe_window=Settings().dedupe_window,
+                allowed_lateness=Settings().allowed_lateness,
             )
             whole.append(summary.events / (time.process_time() - started))
 
             replay = Replay(
-                models, lambda change: None, io.StringIO(), dedupe_window=Settings().dedupe_window
+                models,
+                lambda change: None,
+                io.StringIO(),
+                dedupe_window=Settings().dedupe_window,
+                allowed_lateness=Settings().allowed_lateness,
             )
             replay.apply_profiles(profiles)
             gc.collect()

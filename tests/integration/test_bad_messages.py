@@ -209,6 +209,12 @@ def cases() -> Iterator[Case]:
             event("offset", "good-offset", occurred_at=format_rfc3339(now - 60)[:-1] + "+23:59"),
             account="good-offset",
         ),
+        Case(  # after a recent one: more than ALLOWED_LATENESS before the account's clock
+            "year-1000-after-recent",
+            event("year-1000-after-recent", "good-offset", occurred_at="1000-01-01T00:00:00Z"),
+            DeadLetterCode.TOO_LATE,
+            key=b"good-offset",
+        ),
         Case(
             "kafka-time-0",
             event("kafka-time-0", "good-kafka-time-0"),

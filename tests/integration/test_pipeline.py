@@ -16,6 +16,7 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from scoring.timefmt import format_rfc3339, parse_rfc3339
 from streams.cli.produce import message_key
 from streams.offline.simulate import simulate
 from streams.runtime.kafka_admin import delete_topics_with_prefix, wait_for_topics
@@ -136,6 +137,59 @@ async def test_live_pipeline_equals_the_replay(live: LiveRun, tmp_path: Path, wo
     await assert_live_equals_replay(live, profiles, events, tmp_path)
 
 
+def with_late_copies(events: Path, share: float, seed: int) -> tuple[Path, int]:
+    """`events` with, after a `share` of them, a copy (a new id) up to 10 days older: late by up
+    to 10 days, so within ALLOWED_LATENESS (7 d) or beyond it, capped signals included. The
+    path of the new file and how many copies it holds."""
+    rng = random.Random(seed)
+    out: list[bytes] = []
+    copies = 0
+    for n, line in enumerate(events.read_bytes().splitlines()):
+        out.append(line)
+        if rng.random() < share:
+            row = orjson.loads(line)
+            at = parse_rfc3339(row["occurred_at"]) - rng.uniform(3600, 10 * 86400)
+            row["event_id"] = f"late-{n}"
+            row["occurred_at"] = format_rfc3339(at)
+            out.append(orjson.dumps(row))
+            copies += 1
+    late = events.with_name("events-late.jsonl")
+    late.write_bytes(b"\n".join(out) + b"\n")
+    return late, copies
+
+
+async def test_late_arrivals_within_and_beyond_the_allowed_lateness_equal_the_replay(
+    live: LiveRun, tmp_path: Path
+) -> None:
+    profiles, events = market_files(tmp_path, accounts=40, events=2000, seed=21)
+    events, copies = with_late_copies(events, 0.08, seed=21)
+    await start(live, 1)
+    live.cli("produce", "--profiles", str(profiles))
+    await live.wait_applied("profiles")
+    live.cli("produce", "--events", str(events))
+    await live.wait_applied("events")
+    await assert_live_equals_replay(live, profiles, events, tmp_path)
+    rejects = tmp_path / "rejects.jsonl"
+    live.cli(
+        "replay",
+        "--models",
+        str(MODELS),
+        "--profiles",
+        str(profiles),
+        "--events",
+        str(events),
+        "--out",
+        str(tmp_path / "again.jsonl"),
+        "--rejects",
+        str(rejects),
+    )
+    refused = [r for r in lines(rejects) if r["code"] == "too_late"]
+    letters = await live.dead_letters()
+    too_late = [h for _, _, h in letters if h["scorer.error.code"] == b"too_late"]
+    assert 0 < len(refused) < copies, "some copies within the allowed lateness, some beyond"
+    assert len(too_late) == len(refused)
+
+
 async def test_sigkilled_workers_lose_nothing_and_count_nothing_twice(
     live: LiveRun, tmp_path: Path
 ) -> None:
@@ -241,6 +295,7 @@ async def test_every_dead_letter_code_with_good_events_around(
     now = time.time()
     stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - 60))
     future = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now + 3600))
+    too_old = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - 60 - 8 * 86400))
 
     def good(n: int) -> bytes:
         return orjson.dumps(
@@ -272,6 +327,10 @@ async def test_every_dead_letter_code_with_good_events_around(
         ),
         "unknown_account": orjson.dumps(
             {"event_id": "u", "type": "page_view", "occurred_at": stamp, "domain": "nobody.example"}
+        ),
+        # 8 days before acme's clock (the good event before it): beyond ALLOWED_LATENESS (7 d)
+        "too_late": orjson.dumps(
+            {"event_id": "o", "type": "page_view", "occurred_at": too_old, "account_id": "acme"}
         ),
     }
     producer = AIOKafkaProducer(
@@ -306,6 +365,11 @@ async def test_every_dead_letter_code_with_good_events_around(
         assert headers["scorer.source.topic"].decode() == live.settings.topic(EVENTS)
         assert int(headers["scorer.source.offset"]) >= 0
         assert headers["scorer.error.detail"]
+    late_detail = codes["too_late"][2]["scorer.error.detail"].decode()
+    assert late_detail == (
+        f"occurred_at is {8 * 86400.0!r} s before the account's clock {stamp}, "
+        "more than the allowed lateness of 604800.0 s"
+    )
     export = tmp_path / "live.jsonl"
     live.cli("export", "--out", str(export))
     acme = [r for r in lines(export) if r["account_id"] == "acme"]

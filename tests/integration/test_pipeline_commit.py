@@ -18,10 +18,11 @@ import pytest
 
 from scoring.engine import Engine
 from scoring.state import AccountState
+from scoring.timefmt import format_rfc3339
 from streams.model_files import load_model_files
 from streams.offline.simulate import simulate
 from streams.runtime.accounts import Accounts, LoadedTiers
-from streams.runtime.messages import Incoming
+from streams.runtime.messages import Destination, Incoming
 from streams.runtime.metrics import Metrics
 from streams.runtime.pipeline import Pipeline
 from streams.runtime.state_cache import StateCache
@@ -166,3 +167,44 @@ async def test_a_batch_packed_by_the_core_leaves_redis_as_one_packed_account_by_
     assert set(rescored[0].values()) == {("new-business",), ("expansion", "new-business")}
     assert dropped[0] == dropped[1] != set()
     assert await contents(client, f"{prefix}-core") == await contents(client, f"{prefix}-each")
+
+
+async def test_an_event_beyond_the_allowed_lateness_is_a_dead_letter_and_changes_nothing(
+    redis_client: Any,
+) -> None:
+    client, prefix = redis_client
+    pipeline = scorer(client, f"{prefix}-late", ROOT / "deploy/models", by_account=False)
+    token = await pipeline.store.take_fence(PARTITION)
+    clock = NOW - 60
+    stamp = format_rfc3339(clock)
+    view = {"type": "page_view", "account_id": "acme", "properties": {"url": "/pricing"}}
+    rows = [
+        {**view, "event_id": "now", "occurred_at": stamp},
+        {**view, "event_id": "late", "occurred_at": format_rfc3339(clock - 7 * 86400)},  # counts
+        {**view, "event_id": "old", "occurred_at": format_rfc3339(clock - 7 * 86400 - 1)},
+    ]
+    report = await pipeline.events_batch(PARTITION, token, incoming("events", rows[:2]), NOW)
+    assert (report.applied, report.dead_letters) == (2, 0)
+    before = await contents(client, f"{prefix}-late")
+    batch = incoming("events", rows)[2:]
+    report = await pipeline.events_batch(PARTITION, token, batch, NOW)
+    assert (report.applied, report.dead_letters, report.changes) == (0, 1, [])
+    await pipeline.publish_outbox(PARTITION, token)
+    sent = pipeline.publisher.sent  # type: ignore[attr-defined]
+    (letter,) = [m for m in sent if m.destination is Destination.DEAD_LETTERS]
+    headers = dict(letter.headers)
+    assert headers["scorer.error.code"] == b"too_late"
+    assert (
+        headers["scorer.error.detail"]
+        == (
+            f"occurred_at is 604801.0 s before the account's clock {stamp}, "
+            "more than the allowed lateness of 604800.0 s"
+        ).encode()
+    )
+    registry = pipeline.metrics.registry
+    assert registry.get_sample_value("scorer_events_too_late_total", {"type": "page_view"}) == 1
+    after = await contents(client, f"{prefix}-late")
+    # Only the applied offset and the outbox moved: the account is as it was.
+    assert {k: v for k, v in after.items() if ":accounts:" in k} == {
+        k: v for k, v in before.items() if ":accounts:" in k
+    }

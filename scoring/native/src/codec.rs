@@ -7,9 +7,9 @@
 
 use indexmap::IndexMap;
 
-use crate::state::{BehaviorState, Key, ModelState, MAX_STREAK};
+use crate::state::{BehaviorState, CapCount, Key, ModelState, MAX_STREAK};
 
-pub(crate) const CODEC_FORMAT: u8 = 3;
+pub(crate) const CODEC_FORMAT: u8 = 4;
 
 /// Time tags, the low two bits of a time's varint (the rest is the zigzagged count).
 const TIME_MILLIS: u64 = 0;
@@ -83,10 +83,8 @@ impl<'a> Reader<'a> {
         let start = self.pos;
         u32::try_from(self.varint()?).map_err(|_| format!("varint over 32 bits at offset {start}"))
     }
-    fn varint_i32(&mut self) -> Result<i32, String> {
-        let start = self.pos;
-        i32::try_from(unzigzag(self.varint()?))
-            .map_err(|_| format!("varint over 32 bits at offset {start}"))
+    fn varint_i64(&mut self) -> Result<i64, String> {
+        Ok(unzigzag(self.varint()?))
     }
     fn streak(&mut self) -> Result<u32, String> {
         let streak = self.varint_u32()?;
@@ -199,14 +197,17 @@ pub(crate) fn encode_model_state(ms: &ModelState) -> Result<Vec<u8>, String> {
         }
         // Counted, then walked again: no list of indices allocated per criterion and dump.
         let is_hit = |k: &usize| bs.sums[*k] != 0.0 || bs.streak[*k] != 0;
-        let has_cap = |k: &usize| bs.cap_today[*k] != 0 || bs.cap_yesterday[*k] != 0;
         out.extend_from_slice(&bs.fingerprint.to_le_bytes());
         out.push(signals as u8);
         put_time(&mut out, bs.reference, 0);
-        put_varint(&mut out, zigzag(bs.cap_day as i64));
         out.push((0..signals).filter(is_hit).count() as u8);
-        out.push((0..signals).filter(has_cap).count() as u8);
+        put_varint(&mut out, bs.caps.len() as u64);
         out.push(bs.contacts.len() as u8);
+        // Counters are in (day, signal) order: the last one has the latest day.
+        let latest_day = bs.caps.last().map(|c| c.day);
+        if let Some(day) = latest_day {
+            put_varint(&mut out, zigzag(day));
+        }
         let anchor = anchor_of(bs.reference);
         for k in (0..signals).filter(is_hit) {
             out.push(k as u8);
@@ -214,10 +215,10 @@ pub(crate) fn encode_model_state(ms: &ModelState) -> Result<Vec<u8>, String> {
             put_time(&mut out, bs.last_hit[k], anchor);
             put_varint(&mut out, bs.streak[k].min(MAX_STREAK) as u64);
         }
-        for k in (0..signals).filter(has_cap) {
-            out.push(k as u8);
-            put_varint(&mut out, bs.cap_today[k] as u64);
-            put_varint(&mut out, bs.cap_yesterday[k] as u64);
+        for c in &bs.caps {
+            out.push(c.k);
+            put_varint(&mut out, latest_day.unwrap_or(c.day).abs_diff(c.day));
+            put_varint(&mut out, c.count as u64);
         }
         for (key, at) in &bs.contacts {
             out.extend_from_slice(key);
@@ -243,14 +244,17 @@ pub(crate) fn decode_model_state(model: &str, blob: &[u8]) -> Result<ModelState,
         let fingerprint = r.u32().map_err(corrupt)?;
         let signals = r.u8().map_err(corrupt)? as usize;
         let reference = r.time(0).map_err(corrupt)?;
-        let cap_day = r.varint_i32().map_err(corrupt)?;
         let anchor = anchor_of(reference);
         let hits = r.u8().map_err(corrupt)?;
-        let caps = r.u8().map_err(corrupt)?;
+        let caps = r.varint().map_err(corrupt)?;
         let contacts = r.u8().map_err(corrupt)?;
+        let latest_day = if caps > 0 {
+            r.varint_i64().map_err(corrupt)?
+        } else {
+            0
+        };
         let mut bs = BehaviorState::new(fingerprint, signals);
         bs.reference = reference;
-        bs.cap_day = cap_day;
         let index = |k: u8| -> Result<usize, String> {
             let k = k as usize;
             if k < signals {
@@ -266,9 +270,24 @@ pub(crate) fn decode_model_state(model: &str, blob: &[u8]) -> Result<ModelState,
             bs.streak[k] = r.streak().map_err(corrupt)?;
         }
         for _ in 0..caps {
-            let k = index(r.u8().map_err(corrupt)?)?;
-            bs.cap_today[k] = r.varint_u32().map_err(corrupt)?;
-            bs.cap_yesterday[k] = r.varint_u32().map_err(corrupt)?;
+            let k = index(r.u8().map_err(corrupt)?)? as u8;
+            let age = r.varint().map_err(corrupt)?;
+            let day = i64::try_from(age)
+                .ok()
+                .and_then(|age| latest_day.checked_sub(age))
+                .ok_or_else(|| corrupt(format!("cap day {age} days before {latest_day}")))?;
+            let count = r.varint_u32().map_err(corrupt)?;
+            if count == 0 {
+                return Err(corrupt("a cap counter of 0".into()));
+            }
+            // One order, so that a blob is read back to the bytes it was written from.
+            if bs.caps.last().is_some_and(|c| (c.day, c.k) >= (day, k)) {
+                return Err(corrupt("cap counters out of (day, signal) order".into()));
+            }
+            bs.caps.push(CapCount { day, k, count });
+        }
+        if bs.caps.last().is_some_and(|c| c.day != latest_day) {
+            return Err(corrupt("no cap counter on the latest cap day".into()));
         }
         for _ in 0..contacts {
             let key = r.key().map_err(corrupt)?;
@@ -337,8 +356,23 @@ mod tests {
         bs.hit(0, t0, 3600.0, None);
         bs.hit(1, clock, 3600.0, None);
         bs.last_hit[0] = t0 + 1e-6; // a microsecond time
-        bs.cap_day = 20775;
-        bs.cap_today[1] = 2;
+        bs.caps = vec![
+            CapCount {
+                day: 20770,
+                k: 1,
+                count: 1,
+            },
+            CapCount {
+                day: 20775,
+                k: 0,
+                count: 3,
+            },
+            CapCount {
+                day: 20775,
+                k: 1,
+                count: 2,
+            },
+        ];
         bs.contacts.insert(hash_id("c1"), clock);
         bs.contacts.insert(hash_id("c2"), f64::NEG_INFINITY); // no count: stored as a double
         ms
@@ -372,16 +406,36 @@ mod tests {
     #[test]
     fn another_format_is_refused_naming_both_formats() {
         let mut blob = encode_model_state(&sample_state()).unwrap();
-        for format in [1, 2, 4] {
+        for format in [1, 2, 3, 5] {
             blob[0] = format;
             let err = decode_model_state("m", &blob).unwrap_err();
             assert_eq!(
                 err,
-                format!("unknown model state format {format}: this version reads format 3 only")
+                format!("unknown model state format {format}: this version reads format 4 only")
             );
         }
-        let err = decode_meta(&[2, 0]).unwrap_err();
-        assert!(err.starts_with("unknown account meta format 2"), "{err}");
+        let err = decode_meta(&[3, 0]).unwrap_err();
+        assert!(err.starts_with("unknown account meta format 3"), "{err}");
+    }
+
+    #[test]
+    fn cap_counters_out_of_order_zero_or_off_their_latest_day_are_corrupt() {
+        let ms = sample_state();
+        let blob = encode_model_state(&ms).unwrap();
+        // The counters: (k 1, 5 days before the latest, 1), (k 0, 0, 3), (k 1, 0, 2).
+        let counters = [1, 5, 1, 0, 0, 3, 1, 0, 2];
+        let at = blob.windows(9).position(|w| w == counters).unwrap();
+        let corrupt = |change: &[(usize, u8)]| {
+            let mut bad = blob.clone();
+            for (offset, byte) in change {
+                bad[at + offset] = *byte;
+            }
+            decode_model_state("m", &bad).unwrap_err()
+        };
+        assert!(corrupt(&[(3, 1)]).ends_with("out of (day, signal) order"));
+        assert!(corrupt(&[(5, 0)]).ends_with("a cap counter of 0"));
+        let shifted = corrupt(&[(1, 6), (4, 1), (7, 1)]);
+        assert!(shifted.ends_with("no cap counter on the latest cap day"));
     }
 
     #[test]

@@ -9,7 +9,7 @@ use pyo3::types::PyDict;
 use crate::codec::{encode_meta, encode_model_state};
 use crate::model::{weighted_sum, Fit, ModelDef};
 use crate::signals::Group;
-use crate::state::{hash_id, AccountState, CapDays, ModelState};
+use crate::state::{hash_id, utc_day, AccountState, CapDays, ModelState};
 
 /// What an explanation of one model at time `t` reads, copied out of the state: most tier
 /// changes are never explained (the replay's --changes file), so the copy stays native until
@@ -60,7 +60,19 @@ pub struct Core {
     pub(crate) groups: Vec<Vec<Group>>,
     pub(crate) group_index: Py<PyDict>, // event type -> index in `groups`
     pub(crate) dedupe_window: f64,
+    /// How far before the clock an event may lie and still count (at most `dedupe_window`).
+    pub(crate) allowed_lateness: f64,
     pub(crate) token: u64, // unique per Core: marks the states it made or rescored
+}
+
+/// What `Core::admit` made of an event.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Admission {
+    Admitted,
+    /// A repeat within the dedupe window: nothing changed.
+    Duplicate,
+    /// More than the allowed lateness before the clock, by this many seconds: nothing changed.
+    TooLate(f64),
 }
 
 pub(crate) static CORES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
@@ -210,9 +222,13 @@ impl Core {
     ) -> Result<(Vec<u8>, Vec<Vec<u8>>), String> {
         self.prune_dedupe(state);
         let clock = state.clock;
+        let oldest_day = utc_day(clock - self.allowed_lateness);
         let mut blobs = Vec::with_capacity(self.models.len());
         for (def, ms) in self.models.iter().zip(state.models.iter_mut()) {
             def.trim_contacts(ms, clock);
+            for bs in ms.behaviors.iter_mut() {
+                bs.forget_caps_before(oldest_day);
+            }
             blobs.push(encode_model_state(ms)?);
         }
         Ok((encode_meta(state.clock, &state.dedupe), blobs))
@@ -237,14 +253,19 @@ impl Core {
         state.dedupe_limit = 64.max(2 * state.dedupe.len());
     }
 
-    /// Record event `event_id` at `t`: false for a duplicate within the dedupe window (then
-    /// nothing changes), else moves the clock.
-    pub(crate) fn admit(&self, state: &mut AccountState, event_id: &str, t: f64) -> bool {
+    /// Record event `event_id` at `t` and move the clock, unless it is a repeat within the
+    /// dedupe window or lies more than the allowed lateness before the clock (docs/scoring.md
+    /// section 3): then nothing changes. A repeat is a duplicate first, however late: it
+    /// counted once already.
+    pub(crate) fn admit(&self, state: &mut AccountState, event_id: &str, t: f64) -> Admission {
         let key = hash_id(event_id);
         if let Some(&seen) = state.dedupe.get(&key) {
             if seen >= state.clock - self.dedupe_window {
-                return false;
+                return Admission::Duplicate;
             }
+        }
+        if t < state.clock - self.allowed_lateness {
+            return Admission::TooLate(state.clock - t);
         }
         state.dedupe.insert(key, t);
         if t > state.clock {
@@ -253,7 +274,7 @@ impl Core {
         if state.dedupe.len() > state.dedupe_limit {
             self.prune_dedupe(state);
         }
-        true
+        Admission::Admitted
     }
 
     /// The hits of an event at `t` on the signals of `groups` (those of its type).
@@ -267,7 +288,7 @@ impl Core {
     ) -> PyResult<()> {
         let dict = props.cast::<PyDict>().ok();
         let clock = state.clock;
-        // The UTC days of the hit and of the clock, for capped signals: found once per event.
+        // The UTC day of the hit and the oldest one kept, for capped signals: once per event.
         let mut days: Option<CapDays> = None;
         for group in groups {
             let behavior = &self.models[group.model].behaviors[group.behavior];
@@ -280,7 +301,7 @@ impl Core {
                 counted |= signal.positive;
                 let cap = signal.cap.map(|cap| CapDays {
                     cap,
-                    ..*days.get_or_insert_with(|| CapDays::of(cap, t, clock))
+                    ..*days.get_or_insert_with(|| CapDays::of(cap, t, clock, self.allowed_lateness))
                 });
                 let bs = &mut state.models[group.model].behaviors[group.behavior];
                 earned |= bs.hit(signal.k, t, behavior.half_life, cap);

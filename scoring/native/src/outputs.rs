@@ -26,11 +26,14 @@ pub struct TierChangeParts {
     pub snapshot: Py<Snapshot>,
 }
 
-/// `Core.apply_event`'s outcome: a duplicate (nothing changed), or applied with `changes`
-/// (usually none).
+/// `Core.apply_event`'s outcome: a duplicate or an event too late (nothing changed), or applied
+/// with `changes` (usually none).
 #[pyclass(module = "scoring._core", frozen, get_all)]
 pub struct EventResult {
     pub duplicate: bool,
+    /// Seconds the event lay before the clock, when refused for lying beyond the allowed
+    /// lateness; None otherwise.
+    pub too_late_by: Option<f64>,
     /// `TierChangeParts`, in model order.
     pub changes: Py<PyTuple>,
 }
@@ -110,8 +113,18 @@ impl EventResult {
     pub fn new(py: Python<'_>, duplicate: bool, changes: Vec<Change>) -> PyResult<Self> {
         Ok(EventResult {
             duplicate,
+            too_late_by: None,
             changes: changes_tuple(py, changes)?,
         })
+    }
+
+    /// The outcome of an event `lateness` seconds before the clock, beyond the allowed lateness.
+    pub fn too_late(py: Python<'_>, lateness: f64) -> PyResult<Py<EventResult>> {
+        let result = EventResult {
+            too_late_by: Some(lateness),
+            ..Self::new(py, false, Vec::new())?
+        };
+        Py::new(py, result)
     }
 
     /// The outcome of every event applied without a tier change: one object (the module's

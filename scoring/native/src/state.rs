@@ -44,29 +44,43 @@ pub(crate) struct BehaviorState {
     pub sums: Vec<f64>,
     pub last_hit: Vec<f64>,
     pub streak: Vec<u32>,
-    pub cap_day: i32,
-    pub cap_today: Vec<u32>,
-    pub cap_yesterday: Vec<u32>,
+    /// The daily-cap counters of the UTC days a hit may still fall on, in (day, signal) order;
+    /// only non-zero ones: empty for an account without capped hits in the allowed lateness.
+    pub caps: Vec<CapCount>,
     pub contacts: IndexMap<Key, f64>,
     /// points . sums, kept with the sums (not stored: derived on restore).
     pub weighted: f64,
 }
 
-/// A daily cap as a hit meets it: the cap, the UTC day of the hit and of the account clock.
+/// The earning hits of capped signal `k` on UTC day `day` (never 0: a zero is not kept).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct CapCount {
+    pub day: i64,
+    pub k: u8,
+    pub count: u32,
+}
+
+/// A daily cap as a hit meets it: the cap, the UTC day of the hit, and the oldest UTC day a hit
+/// may still fall on (that of the clock minus the allowed lateness: older events are refused).
 #[derive(Clone, Copy)]
 pub(crate) struct CapDays {
     pub cap: u32,
     pub day: i64,
-    pub clock_day: i64,
+    pub oldest_day: i64,
+}
+
+/// The UTC day of `t`, as Python's `t // DAY`.
+pub(crate) fn utc_day(t: f64) -> i64 {
+    py_floordiv(t, DAY) as i64
 }
 
 impl CapDays {
-    /// The days of a hit at `t` on an account whose clock is `clock`, as Python's `t // DAY`.
-    pub fn of(cap: u32, t: f64, clock: f64) -> Self {
+    /// The days of a hit at `t` on an account whose clock is `clock`, with `allowed_lateness`.
+    pub fn of(cap: u32, t: f64, clock: f64, allowed_lateness: f64) -> Self {
         CapDays {
             cap,
-            day: py_floordiv(t, DAY) as i64,
-            clock_day: py_floordiv(clock, DAY) as i64,
+            day: utc_day(t),
+            oldest_day: utc_day(clock - allowed_lateness),
         }
     }
 }
@@ -79,54 +93,57 @@ impl BehaviorState {
             sums: vec![0.0; signals],
             last_hit: vec![0.0; signals],
             streak: vec![0; signals],
-            cap_day: 0,
-            cap_today: vec![0; signals],
-            cap_yesterday: vec![0; signals],
+            caps: Vec::new(),
             contacts: IndexMap::new(),
             weighted: 0.0,
         }
     }
 
-    /// Move the daily-cap counters to UTC day `day`: only the next day keeps a counter.
-    pub fn roll_caps(&mut self, day: i32) {
-        if day == self.cap_day {
-            return;
+    /// Drop the counters of days before `oldest_day`: no hit can fall on them any more.
+    pub fn forget_caps_before(&mut self, oldest_day: i64) {
+        let stale = self.caps.partition_point(|c| c.day < oldest_day);
+        if stale > 0 {
+            self.caps.drain(..stale);
         }
-        let signals = self.sums.len();
-        if day as i64 == self.cap_day as i64 + 1 {
-            self.cap_yesterday = std::mem::replace(&mut self.cap_today, vec![0; signals]);
-        } else {
-            self.cap_yesterday = vec![0; signals];
-            self.cap_today = vec![0; signals];
+    }
+
+    /// Count a hit of capped signal `k` on its day: false when `cap` hits of it already earned
+    /// on that day (docs/scoring.md section 3, in the order applied).
+    fn count_capped(&mut self, k: usize, days: CapDays) -> bool {
+        debug_assert!(
+            days.day >= days.oldest_day,
+            "a too-late hit reached the counters"
+        );
+        self.forget_caps_before(days.oldest_day);
+        let key = (days.day, k as u8);
+        let at = self.caps.partition_point(|c| (c.day, c.k) < key);
+        match self.caps.get_mut(at) {
+            Some(c) if (c.day, c.k) == key => {
+                if c.count >= days.cap {
+                    return false;
+                }
+                c.count += 1;
+            }
+            _ => {
+                if days.cap == 0 {
+                    return false;
+                }
+                let (day, k) = key;
+                self.caps.insert(at, CapCount { day, k, count: 1 });
+            }
         }
-        self.cap_day = day;
+        true
     }
 
     /// Count a matched hit of signal `k` at `t` (docs/scoring.md section 3): false when its daily
-    /// cap is reached, or its day is older than the counters keep; else adds 2^((t - ref) / h)
-    /// to the signal's sum (rebasing first when that would grow too large) and moves its
-    /// streak and last hit. `weighted` is the caller's to refresh.
+    /// cap is reached on the hit's UTC day; else adds 2^((t - ref) / h) to the signal's sum
+    /// (rebasing first when that would grow too large) and moves its streak and last hit.
+    /// `weighted` is the caller's to refresh.
     pub fn hit(&mut self, k: usize, t: f64, half_life: f64, cap: Option<CapDays>) -> bool {
-        if let Some(CapDays {
-            cap,
-            day,
-            clock_day,
-        }) = cap
-        {
-            if self.cap_day as i64 != clock_day {
-                self.roll_caps(clock_day as i32);
-            }
-            let counts = if day == clock_day {
-                &mut self.cap_today
-            } else if day == clock_day - 1 {
-                &mut self.cap_yesterday
-            } else {
-                return false;
-            };
-            if counts[k] >= cap {
+        if let Some(days) = cap {
+            if !self.count_capped(k, days) {
                 return false;
             }
-            counts[k] += 1;
         }
         let mut exponent = (t - self.reference) / half_life;
         if exponent > REBASE_HALF_LIVES {
@@ -253,27 +270,34 @@ mod tests {
     }
 
     #[test]
-    fn daily_caps_count_today_and_yesterday_and_refuse_older_days() {
-        let mut bs = BehaviorState::new(1, 1);
-        let (today, clock) = (10.0 * DAY + 5.0, 10.0 * DAY + 6.0);
-        let cap = |t: f64| Some(CapDays::of(2, t, clock));
+    fn daily_caps_count_every_day_in_the_allowed_lateness() {
+        let mut bs = BehaviorState::new(1, 2);
+        let clock = 10.0 * DAY + 6.0;
+        let cap = |t: f64| Some(CapDays::of(2, t, clock, 7.0 * DAY));
+        let today = 10.0 * DAY + 5.0;
         assert!(bs.hit(0, today, H, cap(today)));
         assert!(bs.hit(0, today, H, cap(today)));
         assert!(!bs.hit(0, today, H, cap(today)), "over the cap of 2");
-        assert!(
-            bs.hit(0, today - DAY, H, cap(today - DAY)),
-            "yesterday has its own count"
-        );
-        assert!(!bs.hit(0, today - 2.0 * DAY, H, cap(today - 2.0 * DAY)));
-        assert_eq!(
-            (bs.cap_day, bs.cap_today[0], bs.cap_yesterday[0]),
-            (10, 2, 1)
-        );
-        // The next day: today's counts become yesterday's.
-        bs.roll_caps(11);
-        assert_eq!((bs.cap_today[0], bs.cap_yesterday[0]), (0, 2));
-        bs.roll_caps(13);
-        assert_eq!((bs.cap_today[0], bs.cap_yesterday[0]), (0, 0));
+        let late = today - 7.0 * DAY + 1.0; // day 3: the oldest day in the lateness
+        assert!(bs.hit(0, late, H, cap(late)), "each day has its own count");
+        assert!(bs.hit(1, late, H, cap(late)), "and each signal");
+        assert!(bs.hit(0, late, H, cap(late)));
+        assert!(!bs.hit(0, late, H, cap(late)));
+        let kept: Vec<(i64, u8, u32)> = bs.caps.iter().map(|c| (c.day, c.k, c.count)).collect();
+        assert_eq!(kept, vec![(3, 0, 2), (3, 1, 1), (10, 0, 2)]);
+        // A capped hit once the clock has moved on forgets the days no hit can fall on.
+        let later = 11.0 * DAY;
+        assert!(bs.hit(1, later, H, Some(CapDays::of(2, later, later, 7.0 * DAY))));
+        let kept: Vec<(i64, u8)> = bs.caps.iter().map(|c| (c.day, c.k)).collect();
+        assert_eq!(kept, vec![(10, 0), (11, 1)]);
+    }
+
+    #[test]
+    fn a_cap_of_zero_never_earns_nor_keeps_a_counter() {
+        let mut bs = BehaviorState::new(1, 1);
+        assert!(!bs.hit(0, DAY, H, Some(CapDays::of(0, DAY, DAY, DAY))));
+        assert!(bs.caps.is_empty());
+        assert_eq!(bs.sums, vec![0.0]);
     }
 
     #[test]

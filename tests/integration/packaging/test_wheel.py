@@ -206,7 +206,10 @@ def test_the_wheel_installs_and_replays_without_rust(dist: Path, tmp_path: Path)
     stderr = run([venv / "bin/scorer", *sample(installed)], env=env, cwd=installed)
 
     assert f"{installed / 'events.jsonl'}:4: invalid_json:" in stderr
-    assert "replay: 3 profiles, 4 events (1 duplicates ignored), 1 bad lines, 3 accounts" in stderr
+    assert (
+        "replay: 3 profiles, 4 events (1 duplicates ignored, 0 too late refused), 1 bad lines, "
+        "3 accounts"
+    ) in stderr
     scores = read_json_lines(installed / "scores.jsonl")
     assert [(s["account_id"], s["model"]) for s in scores] == [
         ("acme", "new-business"),

@@ -10,6 +10,7 @@ import dataclasses
 import pytest
 
 from scoring.engine import Engine, WrongAccount
+from scoring.errors import ScoringError
 from tests.unit.factories import ACCOUNT, DAY, HOUR, T0, event, profile, signal
 from tests.unit.scoring.engine_cases import VIEW, one_criterion, total
 
@@ -100,14 +101,54 @@ def test_late_event_of_yesterday_uses_yesterdays_counter() -> None:
     assert total(engine, state) == pytest.approx(30.0)
 
 
-def test_capped_hit_older_than_yesterday_earns_nothing_uncapped_still_earns() -> None:
+def test_a_capped_hit_days_late_counts_on_its_own_days_counter() -> None:
     signals = [CAPPED, signal("dl", "download", 1)]
     engine = Engine([one_criterion(signals, half_life=1e12)])
     state = engine.new_account(ACCOUNT)
-    engine.apply_event(state, event("now", "other", T0 + 2 * DAY + HOUR))  # clock on day 2
-    engine.apply_event(state, event("old-view", "page_view", T0 + HOUR))  # day 0, capped: 0
-    engine.apply_event(state, event("old-dl", "download", T0 + HOUR))  # day 0, uncapped: 1
-    assert total(engine, state) == pytest.approx(10.0)
+    engine.apply_event(state, event("a0", "page_view", T0 + HOUR))  # day 0: 1st
+    engine.apply_event(state, event("now", "page_view", T0 + 6 * DAY + HOUR))  # clock on day 6
+    engine.apply_event(state, event("a1", "page_view", T0 + 2 * HOUR))  # day 0: 2nd, earns
+    engine.apply_event(state, event("a2", "page_view", T0 + 3 * HOUR))  # day 0: 3rd, capped
+    engine.apply_event(state, event("dl", "download", T0 + HOUR))  # uncapped: earns
+    # Earning: a0, now, a1, dl -> x = 4.
+    assert total(engine, state) == pytest.approx(40.0)
+    caps = state.view()["models"]["nb"]["behaviors"][0]["caps"]
+    day0 = int(T0 // DAY)
+    assert caps == [(day0, 0, 2), (day0 + 6, 0, 1)]  # (UTC day, signal, earning hits)
+
+
+def test_an_event_beyond_the_allowed_lateness_is_refused_and_changes_nothing() -> None:
+    engine = Engine([one_criterion([CAPPED], half_life=1e12)], allowed_lateness=2 * DAY)
+    state = engine.new_account(ACCOUNT)
+    engine.apply_event(state, event("now", "page_view", T0 + 2 * DAY, contact="ann"))
+    before = state.view()
+    outcome = engine.apply_event(state, event("old", "page_view", T0 - 0.5, contact="bob"))
+    assert outcome.too_late_by == 2 * DAY + 0.5
+    assert not outcome.duplicate and outcome.changes == ()
+    assert state.view() == before  # clock, caps, contacts, dedupe
+    # Its id was not remembered: at exactly the allowed lateness the same id counts.
+    edge = engine.apply_event(state, event("old", "page_view", T0, contact="bob"))
+    assert edge.too_late_by is None and not edge.duplicate
+    assert total(engine, state) == pytest.approx(20.0)
+
+
+def test_a_repeat_is_a_duplicate_however_late() -> None:
+    engine = Engine([one_criterion()], dedupe_window=3 * DAY, allowed_lateness=DAY)
+    state = engine.new_account(ACCOUNT)
+    engine.apply_event(state, event("e1", "page_view", T0))
+    engine.apply_event(state, event("e2", "other", T0 + 2 * DAY))
+    assert engine.apply_event(state, event("e1", "page_view", T0)).duplicate
+    assert engine.apply_event(state, event("e3", "page_view", T0)).too_late_by == 2 * DAY
+
+
+@pytest.mark.parametrize(
+    ("lateness", "message"), [(8 * DAY, "exceeds the dedupe window"), (-1.0, "0 or more")]
+)
+def test_an_allowed_lateness_beyond_the_dedupe_window_is_refused(
+    lateness: float, message: str
+) -> None:
+    with pytest.raises(ScoringError, match=message):
+        Engine([one_criterion()], dedupe_window=7 * DAY, allowed_lateness=lateness)
 
 
 # --- matching --------------------------------------------------------------------------------
@@ -197,13 +238,15 @@ def test_duplicate_event_id_is_ignored_entirely_clock_included() -> None:
     assert total(engine, state) == pytest.approx(40.0)
 
 
-def test_repeat_after_the_dedupe_window_counts_again() -> None:
-    engine = Engine([one_criterion(half_life=1e12)], dedupe_window=DAY)
+def test_a_repeat_older_than_the_dedupe_window_is_too_late_and_never_counts_twice() -> None:
+    engine = Engine([one_criterion(half_life=1e12)], dedupe_window=DAY, allowed_lateness=DAY)
     state = engine.new_account(ACCOUNT)
     engine.apply_event(state, event("e1", "page_view", T0))
     engine.apply_event(state, event("other", "other", T0 + DAY))  # T0 >= clock - 1d: within
-    assert engine.apply_event(state, event("e1", "page_view", T0 + DAY)).duplicate
+    assert engine.apply_event(state, event("e1", "page_view", T0)).duplicate
     engine.apply_event(state, event("later", "other", T0 + DAY + 1))  # now T0 < clock - 1d
+    assert engine.apply_event(state, event("e1", "page_view", T0)).too_late_by == DAY + 1
+    # The same id on a new event (a reused id) counts: its first time is out of the window.
     assert not engine.apply_event(state, event("e1", "page_view", T0 + DAY + 1)).duplicate
     assert total(engine, state) == pytest.approx(80.0)
 

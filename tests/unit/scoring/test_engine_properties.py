@@ -1,12 +1,14 @@
 """Hypothesis properties of the engine, checked against an independent brute-force reference.
 
 `brute_total` recomputes docs/scoring.md section 3 from the whole event history on every call (no
-decayed sums, no ref, no counters kept between calls, no contact bound): if the engine's
-shortcuts were wrong, the two would disagree.
+decayed sums, no ref, no counters kept between calls, no contact bound, no pruning): if the
+engine's shortcuts were wrong, the two would disagree. `admitted` is the contract's clock:
+which events of an arrival order count, the others being repeats or too late.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 import random
@@ -19,11 +21,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scoring.engine import Engine, UnknownModel
+from scoring.messages import Event
 from scoring.model import Model, PropertyValue
 from scoring.state import AccountState
 from tests.unit.factories import (
     ACCOUNT,
     DAY,
+    HOUR,
     T0,
     bands,
     behavioral,
@@ -97,7 +101,25 @@ def signals_hit(e: Raw) -> list[str]:
     return hit
 
 
+def admitted(events: Sequence[Raw], *, clock: float, lateness: float, window: float) -> list[Raw]:
+    """The events that count, in arrival order, on an account whose clock starts at `clock`:
+    a repeat of an id that counted within the dedupe window is ignored, and an event more than
+    `lateness` before the clock is refused; neither moves the clock."""
+    counted: list[Raw] = []
+    seen: dict[str, float] = {}
+    for e in events:
+        if e.id in seen and seen[e.id] >= clock - window:
+            continue
+        if e.at < clock - lateness:
+            continue
+        seen[e.id] = e.at
+        clock = max(clock, e.at)
+        counted.append(e)
+    return counted
+
+
 def brute_total(events: Sequence[Raw], t: float, *, capped: bool, employees: float) -> float:
+    """The total at `t` of the events that counted (`admitted`), in the order applied."""
     earned: list[tuple[str, float]] = []
     per_day: dict[tuple[str, int], int] = {}
     latest: dict[str, float] = {}
@@ -145,11 +167,44 @@ def raw_events(draw: st.DrawFn, positive_only: bool = False) -> Raw:
 histories = st.lists(raw_events(), max_size=30)
 
 
+@st.composite
+def crowded_days(draw: st.DrawFn) -> list[Raw]:
+    """Page views (capped signal `view`) crowded into three UTC days, in any order, some
+    repeated: caps are hit on one day by events before and after the clock, and around
+    midnights."""
+    views = st.builds(
+        lambda at, contact, url: Raw(f"v{next(ids)}", "page_view", T0 + at, contact, url),
+        st.floats(0, 3 * DAY, allow_nan=False) | st.sampled_from([DAY - 1e-3, DAY, 2 * DAY]),
+        contacts,
+        st.sampled_from([{}, {"url": "/pricing"}]),
+    )
+    events = draw(st.lists(views, max_size=40))
+    repeats = draw(st.lists(st.sampled_from(events), max_size=5)) if events else []
+    return list(draw(st.permutations(events + repeats)))
+
+
+lateness_and_window = st.sampled_from(
+    [
+        (0.0, DAY),
+        (HOUR, DAY),
+        (DAY, DAY),
+        (2 * DAY, 7 * DAY),
+        (7 * DAY, 7 * DAY),
+        (30 * DAY, 30 * DAY),
+    ]
+)
+
+
+def as_event(e: Raw) -> Event:
+    return event(e.id, e.type, e.at, contact=e.contact, properties=e.props)
+
+
 def run(engine: Engine, events: Sequence[Raw], employees: float = 500.0) -> AccountState:
+    """The account after its profile (at T0, the clock's start) and `events` in this order."""
     state = engine.new_account(ACCOUNT)
     engine.apply_profile(state, profile(T0, employees=employees))
     for e in events:
-        engine.apply_event(state, event(e.id, e.type, e.at, contact=e.contact, properties=e.props))
+        engine.apply_event(state, as_event(e))
     return state
 
 
@@ -189,7 +244,10 @@ def test_a_positive_hit_never_lowers_the_total(events: list[Raw], hit: Raw, capp
 def test_order_of_events_does_not_change_totals_without_caps(
     events: list[Raw], rnd: random.Random
 ) -> None:
-    engine = Engine([properties_model(capped=False)])
+    # A lateness beyond the histories' 20 days: every order counts every event.
+    engine = Engine(
+        [properties_model(capped=False)], dedupe_window=30 * DAY, allowed_lateness=30 * DAY
+    )
     shuffled = list(events)
     rnd.shuffle(shuffled)
     a, b = run(engine, events), run(engine, shuffled)
@@ -200,18 +258,42 @@ def test_order_of_events_does_not_change_totals_without_caps(
         )
 
 
-@settings(max_examples=150, deadline=None)
-@given(histories, st.booleans(), st.floats(0, 10 * DAY))
-def test_engine_equals_the_brute_force_reference(
-    events: list[Raw], capped: bool, later: float
+@settings(max_examples=200, deadline=None)
+@given(histories | crowded_days(), st.booleans(), st.floats(0, 10 * DAY), lateness_and_window)
+def test_engine_equals_the_brute_force_reference_in_any_order(
+    events: list[Raw], capped: bool, later: float, limits: tuple[float, float]
 ) -> None:
-    if capped:  # in time order the engine's two-day counters are exactly the rule
-        events = sorted(events, key=lambda e: e.at)
-    engine = Engine([properties_model(capped=capped)])
+    lateness, window = limits
+    engine = Engine(
+        [properties_model(capped=capped)], dedupe_window=window, allowed_lateness=lateness
+    )
     state = run(engine, events)
+    counted = admitted(events, clock=T0, lateness=lateness, window=window)
+    assert state.clock == max([T0] + [e.at for e in counted])
     t = state.clock + later
-    expected = brute_total(events, t, capped=capped, employees=500.0)
+    expected = brute_total(counted, t, capped=capped, employees=500.0)
     assert engine.score(state, "nb", t).total == pytest.approx(expected, abs=1e-6)
+
+
+@settings(max_examples=100, deadline=None)
+@given(crowded_days(), crowded_days(), raw_events(), lateness_and_window)
+def test_events_beyond_the_allowed_lateness_change_nothing(
+    first: list[Raw], then: list[Raw], late: Raw, limits: tuple[float, float]
+) -> None:
+    lateness, window = limits
+    engine = Engine(
+        [properties_model(capped=True)], dedupe_window=window, allowed_lateness=lateness
+    )
+    state, without = run(engine, first), run(engine, first)
+    too_late = dataclasses.replace(late, at=math.nextafter(state.clock - lateness, -math.inf))
+    before = state.view()
+    outcome = engine.apply_event(state, as_event(too_late))
+    assert outcome.too_late_by is not None and outcome.too_late_by > lateness
+    assert (outcome.duplicate, outcome.changes) == (False, ())
+    assert state.view() == before  # clock, caps, contacts, dedupe: all as they were
+    for e in then:  # and whatever comes after goes as if it had never come
+        assert engine.apply_event(state, as_event(e)) == engine.apply_event(without, as_event(e))
+    assert engine.dump(state) == engine.dump(without)
 
 
 @settings(max_examples=60, deadline=None)

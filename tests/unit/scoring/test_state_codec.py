@@ -94,15 +94,18 @@ def spec_model_blob(ms: Snapshot) -> bytes:
     for bs in ms["behaviors"]:
         signals = len(bs["sums"])
         hits = [k for k in range(signals) if bs["sums"][k] != 0.0 or bs["streak"][k]]
-        caps = [k for k in range(signals) if bs["cap_today"][k] or bs["cap_yesterday"][k]]
+        caps = bs["caps"]  # (day, signal, count), in (day, signal) order
         parts += [struct.pack("<IB", bs["fingerprint"], signals), spec_time(bs["ref"], 0)]
-        parts += [varint(zigzag(bs["cap_day"])), bytes((len(hits), len(caps), len(bs["contacts"])))]
+        parts += [bytes((len(hits),)), varint(len(caps)), bytes((len(bs["contacts"]),))]
+        latest_day = caps[-1][0] if caps else 0
+        if caps:
+            parts.append(varint(zigzag(latest_day)))
         anchor = anchor_of(bs["ref"])
         for k in hits:
             parts += [bytes((k,)), bits(bs["sums"][k]), spec_time(bs["last_hit"][k], anchor)]
             parts.append(varint(bs["streak"][k]))
-        for k in caps:
-            parts += [bytes((k,)), varint(bs["cap_today"][k]), varint(bs["cap_yesterday"][k])]
+        for day, k, count in caps:
+            parts += [bytes((k,)), varint(latest_day - day), varint(count)]
         for key, at in bs["contacts"].items():
             parts += [key, spec_time(at, anchor)]
     return b"".join(parts)
@@ -148,9 +151,10 @@ def test_account_meta_round_trip_is_exact() -> None:
 def test_typical_blob_sizes() -> None:
     engine = Engine([scoring_md_model()])
     meta, blobs = engine.dump(typical_account(engine))
-    # Head 12 + "warm" 4 + 1; one behavioral criterion 11 + its ref 7 (ms since 1970); 4 signals
-    # hit 4 * 10 + their times 1, 4, 4, 5 (ms after the ref); one capped counter 3; 2 contacts
-    # 2 * 6 + their times 4, 5: 17 + 18 + 54 + 3 + 21 = 113.
+    # Head 12 + "warm" 4 + 1; one behavioral criterion 8 + its ref 7 (ms since 1970); its cap
+    # day 3 (day 20,000 or so); 4 signals hit 4 * 10 + their times 1, 4, 4, 5 (ms after the
+    # ref); one capped counter 3; 2 contacts 2 * 6 + their times 4, 5:
+    # 17 + 15 + 3 + 54 + 3 + 21 = 113, as in format 3.
     assert len(blobs["new-business"]) == 113
     # The format, the clock 7 (ms since 1970), four event ids 4 * 6 and their times 5, 5, 5, 1
     # (ms before the clock): 48.
@@ -162,9 +166,9 @@ def test_one_demo_request_blob_sizes() -> None:
     state = engine.new_account(ACCOUNT)
     engine.apply_event(state, event("d1", "form_submit", T0, form="demo"))
     meta, blobs = engine.dump(state)
-    # Head 12 + "cold" 4 + 1; the criterion 9 (its cap day 0 takes 1 byte: the demo request is
-    # not capped) + its ref 7; the hit 11 (its time is the ref's): 17 + 16 + 11.
-    assert len(blobs["new-business"]) == 44
+    # Head 12 + "cold" 4 + 1; the criterion 8 (no cap day: the demo request is not capped) + its
+    # ref 7; the hit 11 (its time is the ref's): 17 + 15 + 11 (format 3 took a byte more).
+    assert len(blobs["new-business"]) == 43
     assert len(meta) == 1 + 7 + 6 + 1  # the clock, one event id and its time (the clock's)
 
 
@@ -198,8 +202,22 @@ def test_restore_without_blobs_is_a_new_account_and_unloaded_models_are_dropped(
     assert list(blobs) == ["new-business"]
 
 
+def test_a_capped_hit_days_late_keeps_its_days_counter_until_no_hit_can_fall_on_it() -> None:
+    engine = Engine([scoring_md_model()])
+    state = typical_account(engine)
+    size = len(engine.dump(state)[1]["new-business"])
+    engine.apply_event(state, event("late", "page_view", T0 - 5 * DAY, url="/docs"))
+    # A second counter of page_view (its index, 5 days before the latest, 1): 3 bytes.
+    assert len(engine.dump(state)[1]["new-business"]) == size + 3
+    engine.apply_event(state, event("later", "other", T0 + 3 * DAY))
+    caps = model_view(state, "new-business")["behaviors"][0]["caps"]
+    engine.dump(state)
+    # The clock 7 days on: the day 5 days before T0 lies out of the allowed lateness.
+    assert model_view(state, "new-business")["behaviors"][0]["caps"] == caps[1:]
+
+
 def test_dump_prunes_dedupe_entries_older_than_the_window() -> None:
-    engine = Engine([scoring_md_model()], dedupe_window=DAY)
+    engine = Engine([scoring_md_model()], dedupe_window=DAY, allowed_lateness=DAY)
     state = engine.new_account(ACCOUNT)
     engine.apply_event(state, event("old", "page_view", T0))
     engine.apply_event(state, event("new", "page_view", T0 + 2 * DAY))
@@ -211,21 +229,21 @@ def test_dump_prunes_dedupe_entries_older_than_the_window() -> None:
     "blob",
     [
         b"",
-        b"\x04" + bytes(30),
+        b"\x05" + bytes(30),
         b"\x01" + bytes(30),
-        b"\x02" + bytes(30),
-        b"\x03\x00",
-        b"\x03\x81",
-        b"\x03" + b"\xff" * 9 + b"\x02",
-        b"\x03" + b"\x80" * 10 + b"\x01",
-        b"\x03" + varint(2**32) + bytes(30),
+        b"\x03" + bytes(30),
+        b"\x04\x00",
+        b"\x04\x81",
+        b"\x04" + b"\xff" * 9 + b"\x02",
+        b"\x04" + b"\x80" * 10 + b"\x01",
+        b"\x04" + varint(2**32) + bytes(30),
         None,
     ],
     ids=[
         "empty",
         "unknown format",
         "format 1",
-        "format 2",
+        "format 3",
         "truncated",
         "truncated varint",
         "varint over 64 bits",
@@ -246,16 +264,16 @@ def test_foreign_model_blobs_are_refused(blob: bytes | None) -> None:
     "blob",
     [
         b"",
-        b"\x04" + bytes(8),
-        b"\x01" + bytes(8),  # formats 1 and 2 (8-byte digests) are not read
-        b"\x02\x00" + bytes(8),
-        b"\x03\x00" + bytes(5),  # a dedupe id cut short
-        b"\x03\x00" + bytes(6),  # an id without its time
-        b"\x03\x03",  # an unknown time tag
-        b"\x03\x06",  # tag 2 (a double) with a count
-        b"\x03\x02" + bytes(7),  # a double cut short
-        b"\x03" + varint(zigzag(2**53 + 1) << 2),  # a count no double holds exactly
-        b"\x03" + varint(zigzag(-(2**53) - 1) << 2 | 1),
+        b"\x05" + bytes(8),
+        b"\x01" + bytes(8),  # formats 1 to 3 are not read
+        b"\x03\x00" + bytes(8),
+        b"\x04\x00" + bytes(5),  # a dedupe id cut short
+        b"\x04\x00" + bytes(6),  # an id without its time
+        b"\x04\x03",  # an unknown time tag
+        b"\x04\x06",  # tag 2 (a double) with a count
+        b"\x04\x02" + bytes(7),  # a double cut short
+        b"\x04" + varint(zigzag(2**53 + 1) << 2),  # a count no double holds exactly
+        b"\x04" + varint(zigzag(-(2**53) - 1) << 2 | 1),
     ],
 )
 def test_foreign_meta_blobs_are_refused(blob: bytes) -> None:
@@ -266,31 +284,33 @@ def test_foreign_meta_blobs_are_refused(blob: bytes) -> None:
 def test_another_format_is_refused_naming_it_and_the_one_this_version_reads() -> None:
     engine = Engine([scoring_md_model()])
     blob = bytearray(engine.dump(engine.new_account(ACCOUNT))[1]["new-business"])
-    blob[0] = 2
-    expected = "unknown model state format 2: this version reads format 3 only"
+    blob[0] = 3
+    expected = "unknown model state format 3: this version reads format 4 only"
     with pytest.raises(StateDecodeError, match=expected):
         engine.restore(ACCOUNT, None, {"new-business": bytes(blob)}, None)
-    with pytest.raises(StateDecodeError, match="unknown account meta format 1: .* format 3 only"):
-        engine.restore(ACCOUNT, b"\x01" + bytes(8), {}, None)
+    with pytest.raises(StateDecodeError, match="unknown account meta format 3: .* format 4 only"):
+        engine.restore(ACCOUNT, b"\x03" + bytes(8), {}, None)
 
 
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
-        ("cap_day", 2**31, "varint over 32 bits"),
-        ("cap_today", 2**32, "varint over 32 bits"),
+        ("caps", [(0, 0, 2**32)], "varint over 32 bits"),
+        ("caps", [(0, 0, 0)], "a cap counter of 0"),
+        ("caps", [(0, 0, 1), (-1, 0, 1), (0, 1, 1)], r"out of \(day, signal\) order"),
+        ("caps", [(0, 1, 1), (0, 0, 1)], r"out of \(day, signal\) order"),
+        ("caps", [(0, 0, 1), (0, 0, 1)], r"out of \(day, signal\) order"),
+        ("caps", [(0, 9, 1)], "signal index 9 out of range"),
         ("seq", 2**32, "varint over 32 bits"),
     ],
 )
-def test_a_varint_beyond_its_fields_range_is_refused(field: str, value: int, message: str) -> None:
+def test_a_field_beyond_its_range_or_order_is_refused(field: str, value: Any, message: str) -> None:
     engine = Engine([scoring_md_model()])
     view = model_view(engine.new_account(ACCOUNT), "new-business")
     if field == "seq":
         view["seq"] = value
-    elif field == "cap_day":
-        view["behaviors"][0]["cap_day"] = value
     else:
-        view["behaviors"][0][field][0] = value
+        view["behaviors"][0][field] = value
     with pytest.raises(StateDecodeError, match=message):
         engine.restore(ACCOUNT, None, {"new-business": spec_model_blob(view)}, None)
 
@@ -385,10 +405,12 @@ def behavior_states(draw: st.DrawFn) -> Snapshot:
         "sums": [0.0] * signals,
         "last_hit": [0.0] * signals,
         "streak": [0] * signals,
-        "cap_day": draw(st.integers(-(2**31), 2**31 - 1)),
-        "cap_today": [draw(st.integers(0, 1000)) for _ in range(signals)],
-        "cap_yesterday": [draw(st.integers(0, 1000)) for _ in range(signals)],
+        "caps": [],
     }
+    if signals:
+        counters = st.tuples(st.integers(-(2**40), 2**40), st.integers(0, signals - 1))
+        keys = sorted(draw(st.sets(counters, max_size=20)))
+        bs["caps"] = [(day, k, draw(st.integers(1, 2**32 - 1))) for day, k in keys]
     for k in range(signals):
         if draw(st.booleans()):
             bs["sums"][k] = draw(finite)
@@ -435,9 +457,7 @@ def behavior_with_times(times_: list[float]) -> Snapshot:
         "sums": [1.0] * signals,
         "last_hit": times_,
         "streak": [1] * signals,
-        "cap_day": 0,
-        "cap_today": [0] * signals,
-        "cap_yesterday": [0] * signals,
+        "caps": [],
         "contacts": {bytes([k]) * 6: t for k, t in enumerate(times_)},
     }
 
@@ -477,7 +497,7 @@ def test_a_time_is_a_count_from_its_anchor_or_else_the_double(
 ) -> None:
     assert spec_time(t, anchor) == encoded
     blob = spec_meta_blob(anchor / 1e3, {bytes(6): t})
-    assert blob == b"\x03" + spec_time(anchor / 1e3, 0) + bytes(6) + encoded
+    assert blob == b"\x04" + spec_time(anchor / 1e3, 0) + bytes(6) + encoded
     assert bits(_core.meta_view(blob)[1][bytes(6)]) == bits(t)
 
 

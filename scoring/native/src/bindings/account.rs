@@ -92,9 +92,8 @@ fn model_view<'py>(py: Python<'py>, ms: &ModelState) -> PyResult<Bound<'py, PyDi
         b.set_item("sums", bs.sums.clone())?;
         b.set_item("last_hit", bs.last_hit.clone())?;
         b.set_item("streak", bs.streak.clone())?;
-        b.set_item("cap_day", bs.cap_day)?;
-        b.set_item("cap_today", bs.cap_today.clone())?;
-        b.set_item("cap_yesterday", bs.cap_yesterday.clone())?;
+        let caps: Vec<(i64, u8, u32)> = bs.caps.iter().map(|c| (c.day, c.k, c.count)).collect();
+        b.set_item("caps", caps)?;
         b.set_item("contacts", keyed_dict(py, &bs.contacts)?)?;
         behaviors.append(b)?;
     }

@@ -7,7 +7,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyString, PyTuple};
 
 use crate::codec::{decode_meta, decode_model_state};
-use crate::engine::{py_max, Core, Snapshot, CORES};
+use crate::engine::{py_max, Admission, Core, Snapshot, CORES};
 use crate::model::Kind;
 use crate::outputs::{
     changes_tuple, DumpedState, DumpedStates, EventResult, ExplanationParts, ScoreParts,
@@ -28,6 +28,7 @@ impl Core {
         models: Vec<ModelSpec<'_>>,
         groups: &Bound<'_, PyDict>,
         dedupe_window: f64,
+        allowed_lateness: f64,
     ) -> PyResult<Self> {
         let models = models
             .into_iter()
@@ -50,6 +51,7 @@ impl Core {
             groups: all_groups,
             group_index: group_index.unbind(),
             dedupe_window,
+            allowed_lateness,
             token: CORES.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         })
     }
@@ -246,8 +248,10 @@ impl Core {
         self.aligned(state)?;
         let event_id = event.getattr(intern!(py, "event_id"))?;
         let t: f64 = event.getattr(intern!(py, "occurred_at"))?.extract()?;
-        if !self.admit(state, event_id.cast::<PyString>()?.to_str()?, t) {
-            return EventResult::duplicate(py);
+        match self.admit(state, event_id.cast::<PyString>()?.to_str()?, t) {
+            Admission::Admitted => {}
+            Admission::Duplicate => return EventResult::duplicate(py),
+            Admission::TooLate(lateness) => return EventResult::too_late(py, lateness),
         }
         let event_type = event.getattr(intern!(py, "type"))?;
         if let Some(index) = self.group_index.bind(py).get_item(&event_type)? {

@@ -116,7 +116,7 @@ def test_replay_reports_bad_lines_and_scores_the_rest(
     assert f"{files['events']}:2: invalid_json:" in err
     assert f"{files['events']}:5: unknown_account:" in err
     assert "3 bad lines" in err
-    assert "(1 duplicates ignored)" in err
+    assert "(1 duplicates ignored, 0 too late refused)" in err
     scores = read_lines(files["out"])
     assert [(s["account_id"], s["model"]) for s in scores] == [
         ("acme", "expansion"),
@@ -215,3 +215,80 @@ def test_every_subcommand_has_help(capsys: pytest.CaptureFixture[str]) -> None:
             main([*command, "--help"])
         assert exit_.value.code == 0
         assert "usage: scorer" in capsys.readouterr().out
+
+
+def add_late_event(files: dict[str, Path]) -> None:
+    """Line 7: acme's page view of 10 days before its clock (2026-11-20T11:00:00Z)."""
+    late = {
+        "event_id": "e5",
+        "type": "page_view",
+        "occurred_at": "2026-11-10T11:00:00Z",
+        "account_id": "acme",
+    }
+    files["events"].write_bytes(files["events"].read_bytes() + orjson.dumps(late) + b"\n")
+
+
+def test_an_event_beyond_the_allowed_lateness_is_counted_reported_and_rejected(
+    files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    add_late_event(files)
+    rejects = tmp_path / "rejects.jsonl"
+    assert run(files, "--rejects", str(rejects)) == 0
+
+    err = capsys.readouterr().err
+    detail = (
+        "occurred_at is 864000.0 s before the account's clock 2026-11-20T11:00:00Z, "
+        "more than the allowed lateness of 604800.0 s"
+    )
+    assert f"{files['events']}:7: too_late: {detail}" in err
+    assert "(1 duplicates ignored, 1 too late refused), 3 bad lines" in err
+    assert read_lines(rejects) == [
+        {
+            "file": str(files["profiles"]),
+            "line": 2,
+            "code": "schema_violation",
+            "detail": detail_of(err, 2, files["profiles"]),
+        },
+        {
+            "file": str(files["events"]),
+            "line": 2,
+            "code": "invalid_json",
+            "detail": detail_of(err, 2, files["events"]),
+        },
+        {
+            "file": str(files["events"]),
+            "line": 5,
+            "code": "unknown_account",
+            "detail": detail_of(err, 5, files["events"]),
+        },
+        {"file": str(files["events"]), "line": 7, "code": "too_late", "detail": detail},
+    ]
+    acme = read_lines(files["out"])[1]
+    assert acme["clock"] == "2026-11-20T11:00:00Z"  # the late view changed nothing
+
+
+def detail_of(err: str, number: int, path: Path) -> str:
+    """The detail of the stderr report of line `number` of `path`."""
+    prefix = f"{path}:{number}: "
+    line = next(line for line in err.splitlines() if line.startswith(prefix))
+    return line[len(prefix) :].split(": ", 1)[1]
+
+
+def test_the_replay_takes_its_allowed_lateness_from_the_settings(
+    files: dict[str, Path], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    add_late_event(files)
+    monkeypatch.setenv("DEDUPE_WINDOW", str(30 * 86400))
+    monkeypatch.setenv("ALLOWED_LATENESS", str(30 * 86400))
+    assert run(files) == 0
+    assert "0 too late refused" in capsys.readouterr().err
+
+
+def test_an_allowed_lateness_beyond_the_dedupe_window_is_refused_at_start(
+    files: dict[str, Path], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("ALLOWED_LATENESS", str(8 * 86400))
+    assert run(files) == 2
+    err = capsys.readouterr().err
+    assert "ALLOWED_LATENESS and DEDUPE_WINDOW: the allowed lateness (691200 s) exceeds" in err
+    assert not files["out"].exists()

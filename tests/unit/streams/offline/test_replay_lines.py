@@ -44,8 +44,13 @@ def python_lines(engine: Engine, state: AccountState) -> bytes:
 def test_lines_of_a_simulated_market_equal_pythons(tmp_path: Path) -> None:
     models = load_model_files([ROOT / "deploy/models"])
     profiles, events = simulate(300, 6_000, end=T0 + 30 * DAY, seed=5).write(tmp_path)
+    settings = Settings()
     replay = Replay(
-        models, lambda change: None, io.StringIO(), dedupe_window=Settings().dedupe_window
+        models,
+        lambda change: None,
+        io.StringIO(),
+        dedupe_window=settings.dedupe_window,
+        allowed_lateness=settings.allowed_lateness,
     )
     replay.apply_profiles(profiles)
     replay.apply_events(events)
