@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from scoring.loader.rules import MODEL_ID
 from scoring.state import StateDecodeError
 from streams.store.records import (
     account_bucket,
@@ -84,12 +85,18 @@ def test_two_models_whose_record_names_collide_are_refused() -> None:
         check_record_names(["model-jfbyvmzc", "model-rckbayzc"])
 
 
-model_ids = st.text(min_size=1, max_size=20)
+# Ids the loader accepts, and never two whose record names collide (check_record_names refuses
+# such a set of models before anything is written).
+model_ids = st.from_regex(MODEL_ID, fullmatch=True)
 
 
 @given(
     st.none() | st.binary(max_size=300),
-    st.lists(st.tuples(model_ids, st.binary(max_size=300)), max_size=5, unique_by=lambda m: m[0]),
+    st.lists(
+        st.tuples(model_ids, st.binary(max_size=300)),
+        max_size=5,
+        unique_by=lambda m: record_name(f"s:{m[0]}"),
+    ),
 )
 def test_an_account_record_of_a_dumped_state_is_the_record_of_its_fields(
     meta: bytes | None, model_blobs: list[tuple[str, bytes]]
