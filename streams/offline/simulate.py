@@ -9,6 +9,7 @@ in time order, with a few duplicates (same `event_id`) and late arrivals, as rea
 
 from __future__ import annotations
 
+import datetime
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,6 +63,8 @@ NAMES = [
     "Oscorp",
     "Aperture",
 ]
+LATE_DELIVERY = 2 * DAY  # the most a late event arrives after its time (a daily sync, a day late)
+
 SUFFIXES = ["Corp", "Labs", "Systems", "Group", "Analytics", "Cloud", "Health", "Logistics"]
 
 
@@ -231,12 +234,28 @@ def _disorder(
     duplicate_share: float,
     late_share: float,
 ) -> None:
-    """Repeats a few events later in the stream and delivers a few late (out of time order)."""
+    """Repeats a few events later in the stream and delivers a few late (out of time order), at
+    most `LATE_DELIVERY` after their time: within the worker's default ALLOWED_LATENESS, so the
+    market has no too-late events."""
     count = len(events)
     for _ in range(int(count * duplicate_share)):
         source = rng.randrange(count)
-        events.insert(min(count, source + rng.randint(1, 200)), dict(events[source]))
+        repeat = dict(events[source])
+        events.insert(_later(events, repeat, source + 1, source + rng.randint(1, 200)), repeat)
     for _ in range(int(count * late_share)):
         source = rng.randrange(len(events))
         moved = events.pop(source)
-        events.insert(min(len(events), source + rng.randint(5, 500)), moved)
+        events.insert(_later(events, moved, source, source + rng.randint(5, 500)), moved)
+
+
+def _later(events: list[dict[str, object]], event: dict[str, object], first: int, at: int) -> int:
+    """`at`, or the place before it where `event` arrives at most `LATE_DELIVERY` late."""
+    latest = _epoch(event) + LATE_DELIVERY
+    at = min(len(events), at)
+    while at > first and _epoch(events[at - 1]) > latest:
+        at -= 1
+    return at
+
+
+def _epoch(event: dict[str, object]) -> float:
+    return datetime.datetime.fromisoformat(str(event["occurred_at"])).timestamp()
