@@ -842,9 +842,16 @@ def _frame_name(frame: str) -> str:
 
 
 def _is_ours(name: str) -> bool:
-    # The worker's entry frames (command line, agent loop, lock, retry) hold every sample of
-    # the stream and say nothing about where the time goes.
-    wrappers = ("(streams/cli/", "score_events", "handle_or_die", "Ownership.locked", "retry")
+    # The worker's entry frames (command line, agent loop, lock, retry, the per-message fallback
+    # around each batch) hold every sample of the stream and say nothing about where time goes.
+    wrappers = (
+        "(streams/cli/",
+        "score_events",
+        "handle_or_die",
+        "Ownership.locked",
+        "retry",
+        "Pipeline._isolated",
+    )
     return ("(streams/" in name or "(scoring/" in name) and not any(w in name for w in wrappers)
 
 
