@@ -37,8 +37,8 @@ CARGO_ENV = PYO3_PYTHON=$(abspath $(PY)) PYO3_BUILD_EXTENSION_MODULE=1 CARGO_TAR
 # nor the extension-module feature (setuptools-rust turns it on for the module it builds).
 CARGO_TEST = PYO3_PYTHON=$(abspath $(PY)) CARGO_TARGET_DIR=$(CARGO_TARGET) cargo test --manifest-path $(NATIVE)/Cargo.toml
 
-.PHONY: help setup native dist lock up down status test test-native unit lint format demo bench \
-	bench-replay clean
+.PHONY: help setup native dist lock up down status promtool test test-native unit lint format demo \
+	bench bench-replay clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -90,14 +90,17 @@ down: ## Stop the local Kafka and Redis; leaves no process behind
 status: setup ## Show whether the local Kafka and Redis answer
 	@$(PY) deploy/local/stack.py status
 
-test: test-native up ## Run the whole suite: the native core's tests, then unit and integration
+promtool: setup ## Fetch promtool (Debian's prometheus package, unpacked) unless it is on PATH
+	@$(PY) deploy/local/stack.py promtool
+
+test: test-native up promtool ## Run the whole suite: the native core's tests, then unit and integration
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-native: setup ## Run the native core's own tests (cargo test)
 	@$(NEED_CARGO)
 	$(CARGO_TEST)
 
-unit: setup ## Run the unit tests only (no services needed)
+unit: setup promtool ## Run the unit tests only (no services needed)
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
 
 lint: setup ## ruff (lint + format check), mypy (strict on scoring/), cargo fmt and clippy (tests too)

@@ -1,6 +1,6 @@
 """The local stack: Apache Kafka (KRaft, one node) and Redis on 127.0.0.1, no Docker needed.
 
-    python deploy/local/stack.py up|down|status
+    python deploy/local/stack.py up|down|status|promtool
 
 `up` fetches Kafka's jars from Maven Central (pom.xml beside this file) when they are missing,
 formats the KRaft storage once, starts the broker and a Redis of its own (installing Debian's
@@ -8,6 +8,8 @@ formats the KRaft storage once, starts the broker and a Redis of its own (instal
 idempotent: what already runs is left alone. If anything fails, what this call started is
 stopped again and one paragraph says what went wrong and how to fix it. `down` stops both and
 leaves no process behind. Addresses come from `streams.settings` (KAFKA_BOOTSTRAP, REDIS_URL).
+`promtool` puts Debian's `promtool` and `prometheus` into deploy/local/prometheus/bin (for the
+tests of deploy/prometheus and deploy/grafana) unless promtool is on PATH already.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Callable
@@ -41,6 +44,7 @@ REDIS_DIR = DATA / "redis"
 KAFKA_PID = DATA / "kafka.pid"
 REDIS_PID = DATA / "redis.pid"
 KAFKA_HEAP = os.environ.get("KAFKA_HEAP_OPTS", "-Xms256m -Xmx512m")
+PROMETHEUS_BIN = HERE / "prometheus" / "bin"
 READY_TIMEOUT = float(os.environ.get("STACK_READY_TIMEOUT", "90"))
 
 
@@ -428,6 +432,65 @@ def start_redis(ends: Endpoints) -> bool:
     return True
 
 
+# --- promtool --------------------------------------------------------------------------------
+
+
+def promtool() -> str:
+    """The path of a promtool, fetched from Debian's `prometheus` package when there is none.
+
+    The package is unpacked, not installed: installing it would start a Prometheus service on
+    :9090, and the tests need only the two binaries (static Go programs)."""
+    found = shutil.which("promtool") or shutil.which("promtool", path=str(PROMETHEUS_BIN))
+    if found is not None:
+        return found
+    if shutil.which("apt-get") is None or shutil.which("dpkg-deb") is None:
+        raise StackError(
+            "promtool is not installed. Install Prometheus 2 (Debian/Ubuntu: "
+            "`sudo apt-get install -y prometheus`; macOS: `brew install prometheus`), "
+            "or run `make promtool` on Debian."
+        )
+    say("fetching promtool from Debian's prometheus package (unpacked, no service)")
+    with tempfile.TemporaryDirectory() as scratch:
+        download = ["apt-get", "download", "-qq", "prometheus"]
+        result = _apt(download, scratch)
+        if result.returncode != 0 and os.geteuid() == 0:
+            # A fresh machine has no package lists yet.
+            _apt(["apt-get", "update", "-qq"], scratch)
+            result = _apt(download, scratch)
+        debs = sorted(Path(scratch).glob("prometheus_*.deb"))
+        if result.returncode != 0 or not debs:
+            raise StackError(
+                "Fetching Debian's prometheus package failed. Install it by hand "
+                "(`sudo apt-get install -y prometheus`), then run `make promtool` again. "
+                "apt-get said:\n" + "\n".join(result.stderr.splitlines()[-10:])
+            )
+        unpacked = Path(scratch) / "root"
+        subprocess.run(["dpkg-deb", "-x", str(debs[-1]), str(unpacked)], check=True)
+        PROMETHEUS_BIN.mkdir(parents=True, exist_ok=True)
+        for name in ("promtool", "prometheus"):
+            shutil.copy2(unpacked / "usr" / "bin" / name, PROMETHEUS_BIN / name)
+    return str(PROMETHEUS_BIN / "promtool")
+
+
+def _apt(command: list[str], cwd: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        command,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+    )
+
+
+def install_promtool(_: Endpoints) -> int:
+    try:
+        promtool()
+    except StackError as err:
+        print(f"\nmake promtool failed: {err}\n", file=sys.stderr)
+        return 1
+    return 0
+
+
 # --- commands --------------------------------------------------------------------------------
 
 
@@ -467,9 +530,9 @@ def status(ends: Endpoints) -> int:
 
 
 def main(argv: list[str]) -> int:
-    commands = {"up": up, "down": down, "status": status}
+    commands = {"up": up, "down": down, "status": status, "promtool": install_promtool}
     if len(argv) != 1 or argv[0] not in commands:
-        print("usage: stack.py up|down|status", file=sys.stderr)
+        print("usage: stack.py up|down|status|promtool", file=sys.stderr)
         return 2
     return commands[argv[0]](Endpoints.from_settings(Settings()))
 
