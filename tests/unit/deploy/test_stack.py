@@ -9,6 +9,7 @@ import uuid
 from pathlib import Path
 from types import ModuleType
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -48,3 +49,20 @@ def test_a_cluster_id_is_22_url_safe_characters_never_starting_with_a_dash(
     assert len(cluster_id) == 22
     assert not cluster_id.startswith("-")
     assert set(cluster_id) <= set(string.ascii_letters + string.digits + "-_")
+
+
+def test_promtool_on_path_is_used_as_it_is(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(stack.shutil, "which", lambda name, path=None: f"/opt/bin/{name}")
+    monkeypatch.setattr(stack.subprocess, "run", None)  # nothing is fetched
+
+    assert stack.promtool() == "/opt/bin/promtool"
+
+
+def test_promtool_missing_without_apt_says_how_to_install_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(stack.shutil, "which", lambda name, path=None: None)
+    monkeypatch.setattr(stack, "PROMETHEUS_BIN", tmp_path)
+
+    with pytest.raises(stack.StackError, match="apt-get install -y prometheus"):
+        stack.promtool()
