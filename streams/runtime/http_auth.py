@@ -52,7 +52,8 @@ def token_matches(header: str | None, token: str) -> bool:
     scheme, _, sent = (header or "").partition(" ")
     if scheme.lower() != "bearer":
         return False
-    return hmac.compare_digest(sent.strip().encode(), token.encode())
+    # aiohttp keeps a header's bytes that are not UTF-8 as surrogates: they must not raise.
+    return hmac.compare_digest(sent.strip().encode("utf-8", "surrogateescape"), token.encode())
 
 
 def unauthorized(reason: str) -> web.Response:

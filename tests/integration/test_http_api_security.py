@@ -71,7 +71,7 @@ def test_a_worker_on_every_address_without_a_token_refuses_to_start(tmp_path: Pa
 async def test_pages_ask_for_the_token_and_healthz_does_not(port: int) -> None:
     account = "/accounts/acct-000001"
     for path in ("/accounts", account, "/metrics"):
-        for token in (None, "wrong-token-0123456789abcdef", TOKEN[:-1]):
+        for token in (None, "wrong-token-0123456789abcdef", TOKEN[:-1], "\xff\xfe"):
             status, headers, body = get(port, path, token)
             assert status == 401, (path, token)
             assert headers["WWW-Authenticate"].startswith("Bearer")

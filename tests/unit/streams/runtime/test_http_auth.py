@@ -62,6 +62,7 @@ def test_the_token_never_shows_in_the_settings() -> None:
         (f"Bearer {TOKEN[:-1]}", False),
         ("Bearer ", False),
         ("Bearer é", False),
+        ("Bearer \udcff\udcfe", False),
     ],
 )
 def test_token_matches(header: str | None, matches: bool) -> None:
