@@ -88,6 +88,17 @@ class Settings(BaseSettings):
     )
     web_host: str = Field("127.0.0.1", description="HTTP bind address (env WEB_HOST).")
     web_port: int = Field(6066, ge=0, le=65535, description="HTTP port (env WEB_PORT).")
+    api_token: SecretStr | None = Field(
+        None,
+        description="Bearer token the HTTP API asks for on every page but /healthz (env "
+        "API_TOKEN; clients send `Authorization: Bearer <token>`). Required when WEB_HOST is "
+        "not a loopback address; at least 16 characters.",
+    )
+    metrics_public: bool = Field(
+        False,
+        description="Serve /metrics without the API token (env METRICS_PUBLIC), for a "
+        "Prometheus that scrapes without credentials.",
+    )
     event_loop: Literal["uvloop", "asyncio"] = Field(
         "uvloop",
         description="The worker's event loop (env EVENT_LOOP): uvloop, or Python's own asyncio "
@@ -145,6 +156,12 @@ class Settings(BaseSettings):
         "each; 0 turns the cache off (env STATE_CACHE_ACCOUNTS). See "
         "streams/runtime/state_cache.py.",
     )
+
+    @model_validator(mode="after")
+    def _api_token_long_enough(self) -> Settings:
+        if self.api_token is not None and len(self.api_token.get_secret_value()) < 16:
+            raise ValueError("API_TOKEN: at least 16 characters (e.g. `openssl rand -hex 32`)")
+        return self
 
     @model_validator(mode="after")
     def _lateness_within_the_dedupe_window(self) -> Settings:

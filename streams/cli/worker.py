@@ -7,6 +7,7 @@ import asyncio
 import sys
 
 from streams.cli.models import load_models_or_exit
+from streams.runtime.http_auth import exposure_problem
 from streams.runtime.kafka_admin import ensure_topics
 from streams.runtime.processes import EventLoopUnavailable, collect_rarely, use_event_loop
 from streams.runtime.topics import topic_configs
@@ -16,6 +17,10 @@ from streams.settings import Settings
 
 def run(args: argparse.Namespace) -> int:
     settings = Settings()
+    problem = exposure_problem(settings)
+    if problem is not None:
+        print(f"scorer worker: {problem}", file=sys.stderr)
+        return 2
     try:
         use_event_loop(settings.event_loop)
     except EventLoopUnavailable as err:

@@ -11,6 +11,7 @@ from faust.transport.consumer import CONSUMER_FETCHING
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
 from streams.runtime import records
+from streams.runtime.http_auth import bearer_auth
 from streams.runtime.messages import MAX_MESSAGE_BYTES
 from streams.settings import Settings
 
@@ -228,6 +229,7 @@ def create_app(settings: Settings, **overrides: object) -> ScorerApp:
         "web_bind": settings.web_host,
         "web_host": settings.web_host,
         "web_port": settings.web_port,
+        "web_application_options": {"middlewares": [bearer_auth(settings)]},
         "autodiscover": False,
         "producer_acks": -1,
         "producer_max_request_size": MAX_MESSAGE_BYTES,

@@ -13,6 +13,7 @@ from typing import Any
 
 import faust
 import redis.asyncio as aioredis
+from multidict import MultiMapping
 from redis.exceptions import RedisError
 
 from scoring.engine import Engine
@@ -22,6 +23,11 @@ from streams.runtime.metrics import Metrics
 from streams.runtime.topics import account_partition
 from streams.settings import Settings
 from streams.store.state_store import StateStore
+
+# The query parameters of /accounts, and its bounds on `limit` (docs/pipeline.md).
+ACCOUNTS_PARAMETERS = frozenset({"model", "tier", "limit"})
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 1000
 
 
 class AccountViews:
@@ -179,17 +185,37 @@ def add_pages(
 
     @app.page("/accounts")
     async def accounts(web: Any, request: Any) -> Any:
-        model = request.query.get("model") or engine.models[0].id
-        known = {m.id: m for m in engine.models}
-        if model not in known:
-            return web.json({"error": f"unknown model {model!r}"}, status=400)
-        tiers = [t.name for t in known[model].tiers]
-        tier = request.query.get("tier")
-        if tier is not None and tier not in tiers:
-            return web.json({"error": f"unknown tier {tier!r} of {model}"}, status=400)
-        try:
-            limit = max(1, min(int(request.query.get("limit", "50")), 1000))
-        except ValueError:
-            return web.json({"error": "limit must be a whole number"}, status=400)
+        query = top_accounts_query(request.query, engine)
+        if isinstance(query, str):
+            return web.json({"error": query}, status=400)
+        model, tier, limit = query
         rows = await views.top_accounts(model, tier, limit, time.time())
         return web.json({"model": model, "tier": tier, "accounts": rows})
+
+
+def top_accounts_query(
+    query: MultiMapping[str], engine: Engine
+) -> tuple[str, str | None, int] | str:
+    """The model, tier and limit `/accounts?model=&tier=&limit=` asks for, or why the query is
+    wrong: an unknown or repeated parameter, an empty value, an unknown model or tier, or a
+    limit that is not a whole number from 1 to `MAX_LIMIT`."""
+    for name in dict.fromkeys(query.keys()):
+        if name not in ACCOUNTS_PARAMETERS:
+            return f"unknown parameter {name!r} (known: model, tier, limit)"
+        if len(query.getall(name)) > 1:
+            return f"parameter {name!r} given more than once"
+        if not query[name]:
+            return f"parameter {name!r} is empty"
+    known = {m.id: m for m in engine.models}
+    model = query.get("model", engine.models[0].id)
+    if model not in known:
+        return f"unknown model {model!r} (known: {', '.join(known)})"
+    tier = query.get("tier")
+    tiers = [t.name for t in known[model].tiers]
+    if tier is not None and tier not in tiers:
+        return f"unknown tier {tier!r} of {model} (known: {', '.join(tiers)})"
+    # ASCII digits only: int() would also take "1_000", " 7" and other scripts' digits.
+    text = query.get("limit", str(DEFAULT_LIMIT))
+    if not (len(text) <= 7 and text.isascii() and text.isdigit() and 1 <= int(text) <= MAX_LIMIT):
+        return f"limit must be a whole number from 1 to {MAX_LIMIT}"
+    return model, tier, int(text)
