@@ -48,6 +48,28 @@ def in_process_worker(test_id: str, partitions: int) -> Worker:
     return Worker(settings, load_model_files([str(MODELS)]))
 
 
+def get(port: int, path: str) -> tuple[int, bytes]:
+    """A worker's HTTP answer to GET `path`: status and body, error statuses included."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as reply:
+            return reply.status, reply.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read()
+
+
+async def healthy(port: int, timeout: float = 60) -> None:
+    """Waits until the worker on `port` answers /healthz with 200."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if get(port, "/healthz")[0] == 200:
+                return
+        except OSError:
+            pass
+        await asyncio.sleep(0.3)
+    raise AssertionError("the worker never became healthy")
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -32,7 +32,7 @@ from scoring.timefmt import format_rfc3339
 from streams.runtime.kafka_admin import delete_topics_with_prefix, wait_for_topics
 from streams.runtime.messages import MAX_MESSAGE_BYTES, TRUNCATED_HEADER
 from streams.runtime.topics import DEAD_LETTERS, EVENTS, PROFILES, SCORE_CHANGES
-from tests.integration.live import LiveRun
+from tests.integration.live import LiveRun, get, healthy
 
 pytestmark = [pytest.mark.kafka, pytest.mark.redis, pytest.mark.slow]
 
@@ -329,26 +329,6 @@ async def produce_raw_header_names(
     finally:
         await producer.stop()
     return table
-
-
-def get(port: int, path: str) -> tuple[int, bytes]:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as reply:
-            return reply.status, reply.read()
-    except urllib.error.HTTPError as err:
-        return err.code, err.read()
-
-
-async def healthy(port: int, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if get(port, "/healthz")[0] == 200:
-                return
-        except OSError:
-            pass
-        await asyncio.sleep(0.3)
-    raise AssertionError("the worker never became healthy")
 
 
 @pytest.fixture

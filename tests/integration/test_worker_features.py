@@ -9,8 +9,6 @@ import shutil
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import orjson
@@ -21,7 +19,7 @@ from scoring.timefmt import parse_rfc3339
 from streams.offline.simulate import simulate
 from streams.runtime.kafka_admin import delete_topics_with_prefix, wait_for_topics
 from streams.runtime.topics import DEAD_LETTERS, EVENTS, PROFILES, SCORE_CHANGES
-from tests.integration.live import MODELS, ROOT, LiveRun
+from tests.integration.live import MODELS, ROOT, LiveRun, get, healthy
 
 pytestmark = [pytest.mark.kafka, pytest.mark.redis, pytest.mark.slow]
 
@@ -42,26 +40,6 @@ async def started(run: LiveRun, workers: int = 1) -> None:
         run.start_worker()
     names = [run.settings.topic(n) for n in (EVENTS, PROFILES, SCORE_CHANGES, DEAD_LETTERS)]
     await wait_for_topics(run.settings.kafka_bootstrap, names)
-
-
-def get(port: int, path: str) -> tuple[int, bytes]:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as reply:
-            return reply.status, reply.read()
-    except urllib.error.HTTPError as err:
-        return err.code, err.read()
-
-
-async def healthy(port: int, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if get(port, "/healthz")[0] == 200:
-                return
-        except OSError:
-            pass
-        await asyncio.sleep(0.3)
-    raise AssertionError("the worker never became healthy")
 
 
 @pytest.fixture
